@@ -1,0 +1,75 @@
+"""Plain data passed between adapters and the application, and the adapter Protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """One collected item, before storage: everything is plain, text is clean Unicode."""
+
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    kind: str = "news"
+    author: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """HTTP cache validators remembered per source for conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What a parser made of some bytes: the items it could read and what it had to skip."""
+
+    items: list[ItemRecord]
+    warnings: list[str] = field(default_factory=list)
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """What one collection pass of a source produced."""
+
+    items: list[ItemRecord]
+    warnings: list[str] = field(default_factory=list)
+    validators: Validators = Validators()
+    not_modified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """The part of a source's configuration an adapter needs."""
+
+    id: str
+    url: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class SourceAdapter(Protocol):
+    """Collects items from one kind of source."""
+
+    def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a source's kind-specific options; raise ValueError naming the bad one."""
+        ...
+
+    def collect(
+        self, client: httpx.Client, spec: SourceSpec, validators: Validators, max_bytes: int
+    ) -> Collected:
+        """Fetch and parse the source; raise a SourceError when it cannot be read at all."""
+        ...

@@ -1,0 +1,156 @@
+"""RSS/Atom: feed bytes -> item records, with feedparser doing the parsing (never the fetching)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+import httpx
+
+from crawlers.base import Collected, ItemRecord, ParseResult, SourceSpec, Validators
+from crawlers.http import fetch
+from crawlers.text import clean_text, html_to_text
+from crawlers.urls import canonical_url
+
+ITEM_KINDS = ("news", "social", "forum", "manual")
+_MIN_YEAR, _MAX_YEAR = 1990, 2100
+
+
+def _to_utc(parsed: time.struct_time | None) -> datetime | None:
+    # feedparser normalises every date it understands to a UTC struct_time.
+    if not parsed:
+        return None
+    try:
+        when = datetime(*parsed[:6], tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return when if _MIN_YEAR <= when.year <= _MAX_YEAR else None
+
+
+def _language(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return clean_text(value).split("-")[0].split("_")[0].lower()[:8] or None
+
+
+def _entry_link(entry: Mapping[str, Any]) -> str | None:
+    link = entry.get("link")
+    if isinstance(link, str) and link.strip():
+        return link.strip()
+    for alt in entry.get("links") or []:
+        href = alt.get("href") if isinstance(alt, Mapping) else None
+        if isinstance(href, str) and href.strip():
+            return href.strip()
+    guid = entry.get("id")
+    if isinstance(guid, str) and guid.strip().lower().startswith(("http://", "https://")):
+        return guid.strip()
+    return None
+
+
+def _entry_text(entry: Mapping[str, Any]) -> str:
+    candidates = [c.get("value", "") for c in entry.get("content") or [] if isinstance(c, Mapping)]
+    candidates.append(entry.get("summary") or "")
+    best = max((c for c in candidates if isinstance(c, str)), key=len, default="")
+    return html_to_text(best)
+
+
+def _synthetic_key(feed_url: str, title: str, text: str, guid: object) -> str:
+    # An entry with no link still needs one stable key so that re-fetching it is not a new item.
+    basis = f"{guid}" if isinstance(guid, str) and guid.strip() else f"{title}\n{text}"
+    digest = hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()[:20]
+    return f"tag:feed:{canonical_url(feed_url)}:{digest}"
+
+
+def _entry_to_item(
+    entry: Mapping[str, Any], feed_url: str, default_language: str | None, kind: str
+) -> ItemRecord:
+    title = html_to_text(entry.get("title") or "")
+    text = _entry_text(entry)
+    link = _entry_link(entry)
+    if link:
+        url = clean_text(link)
+        key = canonical_url(url)
+    else:
+        url = key = _synthetic_key(feed_url, title, text, entry.get("id"))
+    published = _to_utc(entry.get("published_parsed")) or _to_utc(entry.get("updated_parsed"))
+    author = clean_text(entry.get("author") or "") or None
+    meta: dict[str, Any] = {}
+    guid = entry.get("id")
+    if isinstance(guid, str) and guid.strip():
+        meta["guid"] = clean_text(guid)[:500]
+    tags = [clean_text(t.get("term") or "") for t in entry.get("tags") or [] if isinstance(t, Mapping)]
+    if any(tags):
+        meta["tags"] = [t for t in tags if t][:20]
+    return ItemRecord(
+        url=url[:2000],
+        canonical_url=key[:2000],
+        title=title[:1000],
+        text=text,
+        kind=kind,
+        author=author[:300] if author else None,
+        published_at=published,
+        language=_language(entry.get("language")) or default_language,
+        meta=meta,
+    )
+
+
+def parse_feed(
+    content: bytes, url: str, content_type: str | None = None, *, kind: str = "news"
+) -> ParseResult:
+    """Parse RSS/Atom bytes into items; a malformed feed keeps what parses and says why in warnings."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    # A stream, never a str/bytes: feedparser would treat those as a URL or a file name to open.
+    parsed = feedparser.parse(io.BytesIO(content), response_headers=headers, sanitize_html=True)
+    warnings: list[str] = []
+    exc = parsed.get("bozo_exception")
+    # Servers often label feeds text/html or not at all; that costs nothing, so it is not reported.
+    if parsed.get("bozo") and not isinstance(exc, feedparser.NonXMLContentType):
+        warnings.append(f"malformed feed: {type(exc).__name__}: {clean_text(str(exc))[:300]}")
+    feed = parsed.get("feed") or {}
+    default_language = _language(feed.get("language"))
+    items: list[ItemRecord] = []
+    for index, entry in enumerate(parsed.get("entries") or []):
+        try:
+            items.append(_entry_to_item(entry, url, default_language, kind))
+        except Exception as exc:  # one odd entry must not cost the rest of the feed
+            warnings.append(f"entry {index} skipped: {type(exc).__name__}: {exc}")
+    if not items and not parsed.get("version"):
+        warnings.append("no feed found in the response")
+    title = clean_text(feed.get("title") or "") or None
+    return ParseResult(items=items, warnings=warnings, title=title)
+
+
+class RssAdapter:
+    """RSS 0.9x/1.0/2.0 and Atom feeds. Options: ``item_kind`` (news), ``max_items`` (all)."""
+
+    def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``item_kind`` and ``max_items``; raise ValueError naming the bad option."""
+        unknown = set(options) - {"item_kind", "max_items"}
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)}; rss takes item_kind, max_items")
+        kind = options.get("item_kind", "news")
+        if kind not in ITEM_KINDS:
+            raise ValueError(f"item_kind must be one of {', '.join(ITEM_KINDS)}, not {kind!r}")
+        max_items = options.get("max_items")
+        if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
+            raise ValueError(f"max_items must be a positive whole number, not {max_items!r}")
+        return {"item_kind": kind, "max_items": max_items}
+
+    def collect(
+        self, client: httpx.Client, spec: SourceSpec, validators: Validators, max_bytes: int
+    ) -> Collected:
+        """Conditionally fetch the feed and parse it; a 304 gives no items."""
+        result = fetch(client, spec.url, validators, max_bytes)
+        if result.not_modified:
+            return Collected(items=[], validators=result.validators, not_modified=True)
+        options = self.validate_options(spec.options)
+        parsed = parse_feed(result.content, result.url, result.content_type, kind=options["item_kind"])
+        items = parsed.items[: options["max_items"]] if options["max_items"] else parsed.items
+        return Collected(items=items, warnings=parsed.warnings, validators=result.validators)

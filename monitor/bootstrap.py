@@ -1,0 +1,90 @@
+"""The composition root: the only place that builds the engine, HTTP client and analyser."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config import Settings
+from monitor.errors import ConfigError
+from monitor.storage import db, repo
+from nlp.base import Analyser
+from nlp.gazetteer import known_provinces, load_gazetteer
+from nlp.keyword import KeywordAnalyser
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything a run needs, built once from settings."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    http: httpx.Client
+    analyser: Analyser
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.http.close()
+        self.engine.dispose()
+
+
+def build_http_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An HTTP client with the configured identity, timeouts and redirect limit."""
+    cfg = settings.http
+    return httpx.Client(
+        headers={"User-Agent": cfg.user_agent, "Accept-Language": "vi,en;q=0.5"},
+        timeout=httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout),
+        follow_redirects=True,
+        max_redirects=cfg.max_redirects,
+        transport=transport,
+    )
+
+
+def build_analyser(settings: Settings) -> Analyser:
+    """The analyser for the configured province (the keyword stand-in until models ship)."""
+    province = settings.province
+    try:
+        gazetteer = load_gazetteer(province.name)
+    except KeyError:
+        raise ConfigError(
+            f"province.name: {province.name!r} is not a province in underthesea's address data; "
+            f"known: {', '.join(known_provinces())}"
+        ) from None
+    return KeywordAnalyser(gazetteer, province.aliases, province.landmarks, province.keywords)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    analyser: Analyser | None = None,
+    engine: Engine | None = None,
+    migrate: bool = True,
+) -> App:
+    """Build the application; with ``migrate`` the schema is brought to head and sources synced."""
+    analyser = analyser or build_analyser(settings)
+    engine = engine or db.make_engine(settings.database.url, echo=settings.database.echo)
+    app = App(settings, engine, db.session_factory(engine), build_http_client(settings, transport), analyser)
+    if migrate:
+        db.upgrade(engine)
+        sync_sources(app)
+    return app
+
+
+def sync_sources(app: App) -> None:
+    """Store the configured sources and close runs a killed process left open."""
+    configs = [repo.SourceConfig(s.id, s.kind, s.url, s.name, s.enabled) for s in app.settings.sources]
+    with db.transaction(app.sessions) as session:
+        repo.sync_sources(session, configs)
+        abandoned = repo.abandon_stale_runs(session)
+    if abandoned:
+        logger.warning("%d crawl run(s) left running by an earlier process marked abandoned", abandoned)

@@ -1,0 +1,221 @@
+"""The ``monitor`` command line. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import Progress
+from rich.table import Table
+
+from monitor.bootstrap import App, build_app
+from monitor.config import Settings, parse_duration
+from monitor.configfile import config_path, load_settings
+from monitor.errors import ConfigError, StorageError
+from monitor.pipeline import RunReport, crawl_source
+from monitor.scheduler import serve
+from monitor.storage import db, queries
+from nlp.base import SEVERITIES
+
+STARTER_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+console = Console()
+err = Console(stderr=True)
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Media and social-media monitor for a province.")
+db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
+sources_cli = typer.Typer(no_args_is_help=True, help="Configured sources and their health.")
+items_cli = typer.Typer(no_args_is_help=True, help="Collected items.")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(sources_cli, name="sources")
+cli.add_typer(items_cli, name="items")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    try:
+        return load_settings(ctx.obj["config"])
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+def _app(ctx: typer.Context, *, migrate: bool = True) -> App:
+    settings = _settings(ctx)
+    try:
+        return build_app(settings, migrate=migrate)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    except StorageError as exc:
+        _fail(str(exc), 1)
+
+
+def _local(value: datetime | None, settings: Settings) -> str:
+    return value.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+@cli.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $MONITOR_CONFIG or ./config.yaml).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+) -> None:
+    """Watch news and social media about the province; flag what needs a person."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler.executors", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    ctx.obj = {"config": config}
+
+
+@cli.command()
+def init(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter config.yaml (the shipped, documented one) if there is none."""
+    target = config_path(ctx.obj["config"])
+    if target.exists() and not force:
+        console.print(f"{target} already exists; nothing written (use --force to overwrite)")
+        return
+    if target.resolve() != STARTER_CONFIG:
+        shutil.copyfile(STARTER_CONFIG, target)
+    console.print(f"wrote {target}")
+
+
+@db_cli.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the database schema (to the newest by default)."""
+    settings = _settings(ctx)
+    try:
+        db.upgrade(db.make_engine(settings.database.url), revision)
+    except StorageError as exc:
+        _fail(str(exc), 1)
+    console.print(f"database at {revision}: {settings.database.url}")
+
+
+@sources_cli.command("list")
+def sources_list(ctx: typer.Context) -> None:
+    """List sources with their health: last run, failures, items stored."""
+    app = _app(ctx)
+    table = Table("id", "kind", "on", "items", "last run", "status", "last success", "fails", "last error")
+    for row in queries.sources_health(app.sessions):
+        table.add_row(
+            row.id, row.kind, "yes" if row.enabled else "no", str(row.items),
+            _local(row.last_run_at, app.settings), row.last_status or "—",
+            _local(row.last_success_at, app.settings), str(row.consecutive_failures),
+            (row.last_error or "")[:80],
+        )
+    console.print(table)
+    app.close()
+
+
+def _report_table(reports: list[RunReport], settings: Settings) -> Table:
+    table = Table("source", "status", "fetched", "new", "updated", "errors", "cases", "note")
+    for r in sorted(reports, key=lambda r: r.source_id):
+        note = r.error or "; ".join(r.warnings)[:120]
+        if r.status == "deferred":
+            note = f"backing off until {_local(r.deferred_until, settings)} (--force to crawl now)"
+        style = {"error": "red", "warning": "yellow", "deferred": "yellow"}.get(r.status)
+        table.add_row(
+            r.source_id, f"[{style}]{r.status}[/{style}]" if style else r.status,
+            str(r.fetched), str(r.new), str(r.updated), str(r.errors), str(r.cases_opened), note,
+        )
+    return table
+
+
+@cli.command()
+def crawl(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass over the sources, then exit.")] = False,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source id (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(help="Crawl sources that are backing off after errors too.")] = False,
+) -> None:
+    """Crawl the enabled sources once and show what each brought (exit 1 if any failed)."""
+    if not once:
+        _fail("crawl needs --once; `monitor run` keeps crawling on a schedule", 2)
+    app = _app(ctx)
+    known = {s.id for s in app.settings.sources}
+    unknown = [s for s in source or [] if s not in known]
+    if unknown:
+        _fail(f"unknown source id(s): {', '.join(unknown)}; configured: {', '.join(sorted(known)) or 'none'}", 2)
+    chosen = source or [s.id for s in app.settings.sources if s.enabled]
+    reports: list[RunReport] = []
+    with Progress(console=err, transient=True) as progress, ThreadPoolExecutor(app.settings.scheduler.max_workers) as pool:
+        task = progress.add_task("crawling", total=len(chosen))
+        futures = [pool.submit(crawl_source, app, source_id, force=force) for source_id in chosen]
+        for future in as_completed(futures):
+            reports.append(future.result())
+            progress.advance(task)
+    console.print(_report_table(reports, app.settings))
+    app.close()
+    if any(r.status == "error" for r in reports):
+        raise typer.Exit(1)
+
+
+@cli.command()
+def run(ctx: typer.Context) -> None:
+    """Run the scheduler in the foreground; Ctrl-C stops cleanly."""
+    app = _app(ctx)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        if app.stopping.is_set():
+            err.print("stopping now; runs in flight are abandoned and roll back")
+            sys.exit(130)
+        err.print("stopping after the runs in flight (Ctrl-C again to stop at once)")
+        app.stopping.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    serve(app)
+    app.close()
+
+
+@items_cli.command("list")
+def items_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 20,
+    source: Annotated[str | None, typer.Option("--source", "-s")] = None,
+    relevant: Annotated[bool, typer.Option("--relevant", help="Only items about the province.")] = False,
+    severity: Annotated[str | None, typer.Option(help=f"At least this severity: {', '.join(SEVERITIES)}.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only newer than this, e.g. 6h, 2d.")] = None,
+) -> None:
+    """List recent items, newest first."""
+    if severity is not None and severity not in SEVERITIES:
+        _fail(f"--severity must be one of {', '.join(SEVERITIES)}", 2)
+    try:
+        cutoff = datetime.now().astimezone() - timedelta(seconds=parse_duration(since)) if since else None
+    except ValueError as exc:
+        _fail(f"--since: {exc}", 2)
+    app = _app(ctx)
+    rows = queries.recent_items(
+        app.sessions, limit=limit, source_id=source, relevant_only=relevant, min_severity=severity, since=cutoff
+    )
+    table = Table("id", "published", "source", "sev", "title")
+    for row in rows:
+        table.add_row(
+            str(row.id), _local(row.published_at or row.fetched_at, app.settings), row.source_id,
+            row.severity or "—", row.title[:90],
+        )
+    console.print(table)
+    app.close()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

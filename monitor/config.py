@@ -1,0 +1,173 @@
+"""Settings: defaults in code, ``config.yaml`` overrides the keys it sets, ``MONITOR_*`` overrides that.
+
+Loaded once at start-up into one frozen :class:`Settings`. Anything wrong raises ConfigError naming
+the key, the file (and line) or the environment variable, and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crawlers.errors import UnknownKindError
+from crawlers.registry import get_adapter
+from monitor.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config.yaml")
+# Environment variables that steer the loader or the tests rather than set a key.
+RESERVED_ENV = ("MONITOR_CONFIG", "MONITOR_TEST_")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s?)?\s*$", re.I)
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from a number or a text such as "90s", "15m", "1h30m", "1d"."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match or not any(match.groups()):
+            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 1h30m)")
+        d, h, m, s = (int(g or 0) for g in match.groups())
+        return d * 86400 + h * 3600 + m * 60 + s
+    return value
+
+
+Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
+SecondsOrZero = Annotated[int, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProvinceSettings(_Section):
+    """The province watched; its administrative units come from underthesea's address data."""
+
+    name: str = "Nam Định"
+    aliases: tuple[str, ...] = ("Thành Nam", "Nam Định (cũ)", "Nam Định cũ")
+    landmarks: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+class SourceSettings(_Section):
+    """One source to collect from."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+    kind: str
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    name: str | None = None
+    interval: Seconds = 900
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_kind_and_options(self) -> SourceSettings:
+        try:
+            adapter = get_adapter(self.kind)
+        except UnknownKindError as exc:
+            raise ValueError(str(exc)) from None
+        object.__setattr__(self, "options", adapter.validate_options(self.options))
+        return self
+
+
+class DatabaseSettings(_Section):
+    """Where items, cases and crawl history are stored."""
+
+    url: str = "sqlite:///data/monitor.db"
+    echo: bool = False
+
+
+class HttpSettings(_Section):
+    """How the crawlers talk to the web."""
+
+    user_agent: str = "ProvinceMonitor/0.1 (+https://github.com/province-monitor; public-content monitoring)"
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    max_bytes: int = Field(10_000_000, gt=0)
+    max_redirects: int = Field(5, ge=0)
+
+
+class SchedulerSettings(_Section):
+    """How ``monitor run`` schedules the sources."""
+
+    jitter: SecondsOrZero = 30
+    max_workers: int = Field(4, ge=1, le=64)
+    retry_backoff: Seconds = 300
+    max_backoff: Seconds = 21600
+
+
+class AlertsSettings(_Section):
+    """When an item becomes a case."""
+
+    case_severity: Literal["alert", "critical"] = "alert"
+
+
+class NotifySettings(_Section):
+    """Notification channels (email, Telegram, Zalo OA, webhook): filled by the cases issue."""
+
+    enabled: bool = False
+
+
+class DigestSettings(_Section):
+    """The daily digest: filled by the digest issue."""
+
+    enabled: bool = False
+    send_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "07:00"
+
+
+class WebSettings(_Section):
+    """The web dashboard: filled by the web issue."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class Settings(_Section):
+    """Everything the monitor is configured with."""
+
+    province: ProvinceSettings = ProvinceSettings()
+    sources: tuple[SourceSettings, ...] = ()
+    database: DatabaseSettings = DatabaseSettings()
+    timezone: str = "Asia/Ho_Chi_Minh"
+    http: HttpSettings = HttpSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    notify: NotifySettings = NotifySettings()
+    digest: DigestSettings = DigestSettings()
+    web: WebSettings = WebSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh)") from None
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_ids(cls, sources: tuple[SourceSettings, ...]) -> tuple[SourceSettings, ...]:
+        seen: set[str] = set()
+        for source in sources:
+            if source.id in seen:
+                raise ValueError(f"source id {source.id!r} is used twice")
+            seen.add(source.id)
+        return sources
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+    def source(self, source_id: str) -> SourceSettings:
+        """The source with this id; KeyError if there is none."""
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)

@@ -1,0 +1,34 @@
+"""Scheduled jobs: thin module-level functions referenced by text, taking simple arguments.
+
+The scheduler calls ``monitor.jobs:crawl_source`` with a source id; ``bind`` gives the jobs the
+application built by the composition root (the CLI runs the very same pipeline functions).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from monitor.bootstrap import App
+from monitor.pipeline import RunReport
+from monitor.pipeline import crawl_source as run_source
+
+logger = logging.getLogger(__name__)
+_app: App | None = None
+
+
+def bind(app: App | None) -> None:
+    """Give the jobs the application they run in (None unbinds)."""
+    global _app
+    _app = app
+
+
+def crawl_source(source_id: str) -> RunReport:
+    """Crawl one source once (the scheduled job)."""
+    if _app is None:
+        raise RuntimeError("monitor.jobs is not bound to an application")
+    report = run_source(_app, source_id)
+    logger.info(
+        "source %s: %s, fetched %d, new %d, updated %d, errors %d",
+        source_id, report.status, report.fetched, report.new, report.updated, report.errors,
+    )
+    return report

@@ -1,0 +1,131 @@
+"""One run of one source: fetch -> parse -> store new/changed items -> analyse -> open cases."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from crawlers.base import Collected, ItemRecord, SourceSpec
+from crawlers.errors import PermanentSourceError, SourceError
+from crawlers.registry import get_adapter
+from monitor.bootstrap import App
+from monitor.storage import db, repo
+from monitor.storage.models import utcnow
+from nlp.base import Analysis, severity_rank
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    """How a run went, as shown to a person."""
+
+    source_id: str
+    status: str
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    errors: int = 0
+    cases_opened: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    deferred_until: datetime | None = None
+
+
+def _backoff(app: App, failures: int, exc: SourceError) -> datetime:
+    cfg = app.settings.scheduler
+    if isinstance(exc, PermanentSourceError):
+        delay = float(cfg.max_backoff)
+    else:
+        delay = min(cfg.retry_backoff * 2 ** max(failures - 1, 0), cfg.max_backoff)
+    if exc.retry_after is not None:
+        delay = max(delay, exc.retry_after) if isinstance(exc, PermanentSourceError) else exc.retry_after
+    return utcnow() + timedelta(seconds=delay)
+
+
+def _analyse(app: App, items: list[tuple[int, ItemRecord]]) -> tuple[list[tuple[int, Analysis]], int]:
+    results: list[tuple[int, Analysis]] = []
+    errors = 0
+    for item_id, record in items:
+        try:
+            results.append((item_id, app.analyser.analyse(record.title, record.text)))
+        except Exception:  # the item stays stored; it can be analysed again later
+            logger.exception("analysis of item %d failed", item_id)
+            errors += 1
+    return results, errors
+
+
+def _store(app: App, run_id: int, source_id: str, collected: Collected, report: RunReport) -> None:
+    threshold = severity_rank(app.settings.alerts.case_severity)
+    with db.transaction(app.sessions) as session:
+        ingested = repo.ingest(session, source_id, collected.items)
+        analyses, report.errors = _analyse(app, [*ingested.new, *ingested.updated])
+        repo.save_analyses(session, analyses)
+        for item_id, analysis in analyses:
+            if severity_rank(analysis.severity) >= threshold:
+                report.cases_opened += repo.open_or_update_case(session, item_id, analysis)
+        report.new, report.updated = len(ingested.new), len(ingested.updated)
+        report.status = "warning" if collected.warnings else "ok"
+        repo.record_success(session, source_id, collected.validators)
+        repo.finish_run(
+            session, run_id, report.status, fetched=report.fetched, new=report.new,
+            updated=report.updated, errors=report.errors, warnings=report.warnings,
+        )
+
+
+def _fail(app: App, run_id: int, report: RunReport, exc: SourceError, failures: int) -> RunReport:
+    report.status, report.error, report.errors = "error", str(exc), report.errors + 1
+    report.deferred_until = _backoff(app, failures, exc)
+    logger.warning("source %s failed: %s", report.source_id, exc)
+    with db.transaction(app.sessions) as session:
+        repo.record_failure(session, report.source_id, str(exc), report.deferred_until)
+        repo.finish_run(
+            session, run_id, "error", fetched=report.fetched, errors=report.errors,
+            error=report.error[:4000], warnings=report.warnings,
+        )
+    return report
+
+
+def _finish_not_modified(app: App, run_id: int, report: RunReport, collected: Collected) -> RunReport:
+    report.status = "not_modified"
+    with db.transaction(app.sessions) as session:
+        repo.record_success(session, report.source_id, collected.validators)
+        repo.finish_run(session, run_id, "not_modified")
+    return report
+
+
+def _abandon(app: App, run_id: int, report: RunReport) -> RunReport:
+    # Shutting down: nothing of this run is stored, so the next run fetches it all again.
+    report.status = "abandoned"
+    with db.transaction(app.sessions) as session:
+        repo.finish_run(session, run_id, "abandoned", fetched=report.fetched)
+    return report
+
+
+def crawl_source(app: App, source_id: str, *, force: bool = False) -> RunReport:
+    """Run one source once and record the run; a failure is recorded, never raised."""
+    settings = app.settings.source(source_id)
+    with db.transaction(app.sessions) as session:
+        state = repo.source_state(session, source_id)
+        if not force and state.backoff_until and state.backoff_until > utcnow():
+            return RunReport(source_id, "deferred", deferred_until=state.backoff_until)
+        run_id = repo.start_run(session, source_id)
+    report = RunReport(source_id, "running")
+    try:
+        adapter = get_adapter(settings.kind)
+        spec = SourceSpec(settings.id, settings.url, settings.options)
+        collected = adapter.collect(app.http, spec, state.validators, app.settings.http.max_bytes)
+    except SourceError as exc:
+        return _fail(app, run_id, report, exc, state.consecutive_failures + 1)
+    report.fetched, report.warnings = len(collected.items), list(collected.warnings)
+    if collected.not_modified:
+        return _finish_not_modified(app, run_id, report, collected)
+    if app.stopping.is_set():
+        return _abandon(app, run_id, report)
+    try:
+        _store(app, run_id, source_id, collected, report)
+    except Exception as exc:  # a storage failure must not take the scheduler down with it
+        logger.exception("storing the run of %s failed", source_id)
+        return _fail(app, run_id, report, SourceError(f"storage failed: {exc}"), state.consecutive_failures + 1)
+    return report

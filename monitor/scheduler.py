@@ -1,0 +1,61 @@
+"""The scheduler: one job per enabled source at its interval, run until asked to stop."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from monitor import jobs
+from monitor.bootstrap import App
+
+logger = logging.getLogger(__name__)
+JOB_FUNC = "monitor.jobs:crawl_source"
+
+
+def build_scheduler(app: App) -> BackgroundScheduler:
+    """A scheduler with one coalesced, single-instance, jittered interval job per enabled source."""
+    cfg = app.settings.scheduler
+    scheduler = BackgroundScheduler(
+        timezone=app.settings.tz,
+        executors={"default": ThreadPoolExecutor(cfg.max_workers)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+    )
+    start = datetime.now(app.settings.tz)
+    for index, source in enumerate(s for s in app.settings.sources if s.enabled):
+        scheduler.add_job(
+            JOB_FUNC,
+            "interval",
+            seconds=source.interval,
+            jitter=cfg.jitter or None,
+            args=[source.id],
+            id=f"crawl:{source.id}",
+            name=f"crawl {source.id}",
+            # The first pass starts at once, a second apart, so start-up is not one burst.
+            next_run_time=start + timedelta(seconds=index),
+        )
+    return scheduler
+
+
+def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
+    """Run the scheduler until ``app.stopping`` is set, then finish in-flight runs and return."""
+    scheduler = scheduler or build_scheduler(app)
+    jobs.bind(app)
+
+    def _on_job(event: JobExecutionEvent) -> None:
+        if event.exception is not None:
+            logger.error("job %s failed: %s", event.job_id, event.exception)
+
+    scheduler.add_listener(_on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.start()
+    logger.info("monitoring %d source(s); Ctrl-C stops", len(scheduler.get_jobs()))
+    try:
+        app.stopping.wait()
+    finally:
+        logger.info("stopping: finishing runs in flight")
+        # Runs that already fetched see app.stopping and store nothing; the rest finish cleanly.
+        scheduler.shutdown(wait=True)
+        jobs.bind(None)

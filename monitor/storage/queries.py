@@ -1,0 +1,108 @@
+"""Read-side queries for the CLI, dashboards and digests; they return plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.storage.models import Analysis, CrawlRun, Item, Source
+from nlp.base import SEVERITIES
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """An item as listed: what it is, where from, and what the analyser said."""
+
+    id: int
+    source_id: str
+    kind: str
+    title: str
+    url: str
+    published_at: datetime | None
+    fetched_at: datetime
+    relevant: bool | None
+    severity: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """A source with its health: last run, last success, failures, items stored."""
+
+    id: str
+    kind: str
+    url: str
+    enabled: bool
+    items: int
+    last_status: str | None
+    last_run_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    backoff_until: datetime | None
+
+
+def recent_items(
+    sessions: sessionmaker[Session],
+    *,
+    limit: int = 20,
+    source_id: str | None = None,
+    relevant_only: bool = False,
+    min_severity: str | None = None,
+    since: datetime | None = None,
+) -> list[ItemRow]:
+    """The newest items (by publication, else fetch time), filtered."""
+    when = func.coalesce(Item.published_at, Item.fetched_at)
+    stmt = (
+        select(Item, Analysis.relevant, Analysis.severity)
+        .outerjoin(Analysis, Analysis.item_id == Item.id)
+        .order_by(when.desc(), Item.id.desc())
+        .limit(limit)
+    )
+    if source_id:
+        stmt = stmt.where(Item.source_id == source_id)
+    if relevant_only:
+        stmt = stmt.where(Analysis.relevant.is_(True))
+    if min_severity:
+        stmt = stmt.where(Analysis.severity.in_(SEVERITIES[SEVERITIES.index(min_severity) :]))
+    if since:
+        stmt = stmt.where(when >= since)
+    with sessions() as session:
+        return [
+            ItemRow(i.id, i.source_id, i.kind, i.title, i.url, i.published_at, i.fetched_at, rel, sev)
+            for i, rel, sev in session.execute(stmt)
+        ]
+
+
+def sources_health(sessions: sessionmaker[Session]) -> list[SourceRow]:
+    """Every known source with its latest run status and item count."""
+    counts = select(Item.source_id, func.count().label("n")).group_by(Item.source_id).subquery()
+    latest = (
+        select(CrawlRun.source_id, func.max(CrawlRun.id).label("run_id")).group_by(CrawlRun.source_id).subquery()
+    )
+    stmt = (
+        select(Source, func.coalesce(counts.c.n, 0), CrawlRun.status)
+        .outerjoin(counts, counts.c.source_id == Source.id)
+        .outerjoin(latest, latest.c.source_id == Source.id)
+        .outerjoin(CrawlRun, CrawlRun.id == latest.c.run_id)
+        .order_by(Source.id)
+    )
+    with sessions() as session:
+        return [
+            SourceRow(
+                s.id, s.kind, s.url, s.enabled, n, status, s.last_run_at, s.last_success_at,
+                s.consecutive_failures, s.last_error, s.backoff_until,
+            )
+            for s, n, status in session.execute(stmt)
+        ]
+
+
+def count_items(sessions: sessionmaker[Session], source_id: str | None = None) -> int:
+    """How many items are stored (for one source, or all)."""
+    stmt = select(func.count()).select_from(Item)
+    if source_id:
+        stmt = stmt.where(Item.source_id == source_id)
+    with sessions() as session:
+        return int(session.scalar(stmt) or 0)

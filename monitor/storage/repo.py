@@ -1,0 +1,246 @@
+"""Write-side storage operations: sources, crawl runs, idempotent ingest, analyses and cases."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crawlers.base import ItemRecord, Validators
+from monitor.storage.models import Analysis, Case, CaseEvent, CrawlRun, Item, Source, utcnow
+from nlp.base import Analysis as AnalysisResult
+from nlp.base import severity_rank
+
+logger = logging.getLogger(__name__)
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """What storage keeps of a configured source."""
+
+    id: str
+    kind: str
+    url: str
+    name: str | None
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What a run needs to know about a source before it fetches."""
+
+    id: str
+    enabled: bool
+    validators: Validators
+    consecutive_failures: int
+    backoff_until: datetime | None
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """Which items a batch added or changed (id, record); the rest were already stored as they are."""
+
+    new: list[tuple[int, ItemRecord]] = field(default_factory=list)
+    updated: list[tuple[int, ItemRecord]] = field(default_factory=list)
+    unchanged: int = 0
+    repeated: int = 0  # the same URL twice in one batch
+
+
+def content_hash(record: ItemRecord) -> str:
+    """A fingerprint of what a reader sees; when it changes, the item is updated."""
+    basis = f"{record.title}\n{record.text}\n{record.author or ''}"
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
+def sync_sources(session: Session, sources: Iterable[SourceConfig]) -> None:
+    """Make the sources table match the configuration; sources no longer configured are disabled."""
+    configured = {s.id: s for s in sources}
+    existing = {s.id: s for s in session.scalars(select(Source))}
+    for source_id, cfg in configured.items():
+        row = existing.get(source_id)
+        if row is None:
+            session.add(Source(id=cfg.id, kind=cfg.kind, url=cfg.url, name=cfg.name, enabled=cfg.enabled))
+            continue
+        if row.url != cfg.url:  # a new URL has nothing to do with the old one's validators
+            row.etag = row.last_modified = None
+        row.kind, row.url, row.name, row.enabled = cfg.kind, cfg.url, cfg.name, cfg.enabled
+    for source_id, row in existing.items():
+        if source_id not in configured:
+            row.enabled = False
+
+
+def source_state(session: Session, source_id: str) -> SourceState:
+    """The stored state of a source; KeyError if it was never synced."""
+    row = session.get(Source, source_id)
+    if row is None:
+        raise KeyError(source_id)
+    return SourceState(
+        row.id, row.enabled, Validators(row.etag, row.last_modified), row.consecutive_failures, row.backoff_until
+    )
+
+
+def start_run(session: Session, source_id: str, status: str = "running") -> int:
+    """Record that a run of a source began; returns its id."""
+    run = CrawlRun(source_id=source_id, status=status, started_at=utcnow())
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(session: Session, run_id: int, status: str, **counts: Any) -> None:
+    """Close a run with its outcome: status, counts, error text and warnings."""
+    values = {"status": status, "finished_at": utcnow(), **counts}
+    session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(**values))
+
+
+def abandon_stale_runs(session: Session) -> int:
+    """Mark runs a killed process left 'running' as abandoned; returns how many."""
+    result = session.execute(
+        update(CrawlRun).where(CrawlRun.status == "running").values(status="abandoned", finished_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def record_success(session: Session, source_id: str, validators: Validators) -> None:
+    """A run read the source: remember its validators and clear the failure streak."""
+    now = utcnow()
+    session.execute(
+        update(Source)
+        .where(Source.id == source_id)
+        .values(
+            etag=validators.etag, last_modified=validators.last_modified, last_run_at=now,
+            last_success_at=now, last_error=None, consecutive_failures=0, backoff_until=None,
+        )
+    )
+
+
+def record_failure(session: Session, source_id: str, error: str, backoff_until: datetime | None) -> None:
+    """A run could not read the source: keep the error and when to try again."""
+    session.execute(
+        update(Source)
+        .where(Source.id == source_id)
+        .values(
+            last_run_at=utcnow(), last_error=error[:2000],
+            consecutive_failures=Source.consecutive_failures + 1, backoff_until=backoff_until,
+        )
+    )
+
+
+def _item_values(source_id: str, record: ItemRecord, digest: str) -> dict[str, Any]:
+    return {
+        "source_id": source_id, "kind": record.kind, "url": record.url,
+        "canonical_url": record.canonical_url, "title": record.title, "text": record.text,
+        "author": record.author, "published_at": record.published_at, "fetched_at": utcnow(),
+        "language": record.language, "content_hash": digest, "meta": dict(record.meta),
+    }
+
+
+def _existing(session: Session, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        rows = session.execute(
+            select(Item.canonical_url, Item.id, Item.content_hash).where(Item.canonical_url.in_(chunk))
+        )
+        found.update((key, (item_id, digest)) for key, item_id, digest in rows)
+    return found
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[int | None]:
+    """Insert rows; returns each row's new id, None where another run stored that URL first."""
+    if not rows:
+        return []
+    stmt = insert(Item).returning(Item.id, sort_by_parameter_order=True)
+    try:
+        with session.begin_nested():
+            return list(session.scalars(stmt, rows))
+    except IntegrityError:
+        # Another run stored one of these URLs since we looked: insert one by one, skipping those.
+        ids: list[int | None] = []
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    ids.append(session.scalars(stmt, [row]).one())
+            except IntegrityError:
+                logger.debug("item %s was stored concurrently", row["canonical_url"])
+                ids.append(None)
+        return ids
+
+
+def ingest(session: Session, source_id: str, records: Iterable[ItemRecord]) -> IngestResult:
+    """Store new items and update changed ones; an item seen before unchanged is left alone."""
+    result = IngestResult()
+    batch: dict[str, ItemRecord] = {}
+    for record in records:
+        if record.canonical_url in batch:
+            result.repeated += 1
+        batch[record.canonical_url] = record
+    existing = _existing(session, list(batch))
+    new_rows, new_records = [], []
+    for key, record in batch.items():
+        digest = content_hash(record)
+        if key not in existing:
+            new_rows.append(_item_values(source_id, record, digest))
+            new_records.append(record)
+        elif existing[key][1] == digest:
+            result.unchanged += 1
+        else:
+            values = _item_values(source_id, record, digest)
+            for unchanged_field in ("source_id", "canonical_url", "fetched_at"):
+                values.pop(unchanged_field)
+            session.execute(update(Item).where(Item.id == existing[key][0]).values(updated_at=utcnow(), **values))
+            result.updated.append((existing[key][0], record))
+    for item_id, record in zip(_insert_new(session, new_rows), new_records, strict=True):
+        if item_id is None:
+            result.unchanged += 1
+        else:
+            result.new.append((item_id, record))
+    return result
+
+
+def save_analyses(session: Session, results: Sequence[tuple[int, AnalysisResult]]) -> None:
+    """Store each item's latest analysis, replacing an earlier one."""
+    if not results:
+        return
+    item_ids = [item_id for item_id, _ in results]
+    for start in range(0, len(item_ids), _CHUNK):
+        session.execute(delete(Analysis).where(Analysis.item_id.in_(item_ids[start : start + _CHUNK])))
+    rows = [
+        {
+            "item_id": item_id, "model_version": a.model_version, "relevant": a.relevant,
+            "relevance_score": a.relevance_score, "places": [asdict(p) for p in a.places],
+            "topic": a.topic, "topic_scores": dict(a.topic_scores), "sentiment": a.sentiment,
+            "sentiment_score": a.sentiment_score, "severity": a.severity, "reasons": list(a.reasons),
+            "analysed_at": utcnow(),
+        }
+        for item_id, a in results
+    ]
+    session.execute(insert(Analysis), rows)
+
+
+def open_or_update_case(session: Session, item_id: int, analysis: AnalysisResult, actor: str = "system") -> bool:
+    """Open a case for a flagged item, or raise the existing one's severity; True if opened."""
+    case = session.scalar(select(Case).where(Case.item_id == item_id))
+    now = utcnow()
+    detail = {"item_id": item_id, "severity": analysis.severity, "reasons": list(analysis.reasons)}
+    if case is None:
+        title = session.scalar(select(Item.title).where(Item.id == item_id)) or ""
+        case = Case(item_id=item_id, title=title, severity=analysis.severity, opened_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="opened", detail=detail))
+        return True
+    action = "item_updated"
+    if severity_rank(analysis.severity) > severity_rank(case.severity):
+        case.severity, action = analysis.severity, "severity_raised"
+    case.updated_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action, detail=detail))
+    return False

@@ -1,0 +1,1 @@
+"""Vietnamese text processing and classifiers. A library: it never imports ``monitor``."""
