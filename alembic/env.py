@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import Connection, create_engine
 
+from alembic import context
 from monitor.storage.models import Base
 
 config = context.config

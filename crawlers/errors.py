@@ -1,10 +1,10 @@
 """Errors raised while collecting from a source; the type says what the caller does next.
 
-    SourceError                  something went wrong with one source
-    ├── TransientSourceError     try again later (timeouts, 5xx, 429, connection refused)
-    └── PermanentSourceError     retrying will not help; a person must look (404/410, 401/403,
-                                 body over the size cap, an unsupported URL)
-    UnknownKindError             a config names a source kind no adapter is registered for
+SourceError                  something went wrong with one source
+├── TransientSourceError     try again later (timeouts, 5xx, 429, connection refused)
+└── PermanentSourceError     retrying will not help; a person must look (404/410, 401/403,
+                             body over the size cap, an unsupported URL)
+UnknownKindError             a config names a source kind no adapter is registered for
 """
 
 from __future__ import annotations

@@ -66,7 +66,9 @@ def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     for chunk in response.iter_bytes():
         total += len(chunk)
         if total > max_bytes:
-            raise PermanentSourceError(f"response from {response.url} is over the {max_bytes}-byte cap")
+            raise PermanentSourceError(
+                f"response from {response.url} is over the {max_bytes}-byte cap"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -88,7 +90,9 @@ def fetch(client: httpx.Client, url: str, validators: Validators, max_bytes: int
     try:
         with client.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
-                return FetchResult(str(response.url), 304, b"", None, _validators(response, validators), True)
+                return FetchResult(
+                    str(response.url), 304, b"", None, _validators(response, validators), True
+                )
             _check_status(response)
             content = _read_capped(response, max_bytes)
             return FetchResult(
@@ -105,4 +109,6 @@ def fetch(client: httpx.Client, url: str, validators: Validators, max_bytes: int
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise PermanentSourceError(f"cannot fetch {url}: {exc}") from exc
     except httpx.TransportError as exc:
-        raise TransientSourceError(f"network error fetching {url}: {exc or type(exc).__name__}") from exc
+        raise TransientSourceError(
+            f"network error fetching {url}: {exc or type(exc).__name__}"
+        ) from exc

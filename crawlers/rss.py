@@ -83,7 +83,9 @@ def _entry_to_item(
     guid = entry.get("id")
     if isinstance(guid, str) and guid.strip():
         meta["guid"] = clean_text(guid)[:500]
-    tags = [clean_text(t.get("term") or "") for t in entry.get("tags") or [] if isinstance(t, Mapping)]
+    tags = [
+        clean_text(t.get("term") or "") for t in entry.get("tags") or [] if isinstance(t, Mapping)
+    ]
     if any(tags):
         meta["tags"] = [t for t in tags if t][:20]
     return ItemRecord(
@@ -151,6 +153,8 @@ class RssAdapter:
         if result.not_modified:
             return Collected(items=[], validators=result.validators, not_modified=True)
         options = self.validate_options(spec.options)
-        parsed = parse_feed(result.content, result.url, result.content_type, kind=options["item_kind"])
+        parsed = parse_feed(
+            result.content, result.url, result.content_type, kind=options["item_kind"]
+        )
         items = parsed.items[: options["max_items"]] if options["max_items"] else parsed.items
         return Collected(items=items, warnings=parsed.warnings, validators=result.validators)

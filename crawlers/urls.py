@@ -8,8 +8,22 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_")
 _TRACKING_NAMES = frozenset(
     {
-        "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
-        "_ga", "_gl", "zarsrc", "gidzl", "utm", "ref_src", "cmpid", "spm",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "zarsrc",
+        "gidzl",
+        "utm",
+        "ref_src",
+        "cmpid",
+        "spm",
     }
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -36,5 +50,9 @@ def canonical_url(url: str) -> str:
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_param(k)
+    ]
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, doseq=True), ""))

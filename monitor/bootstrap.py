@@ -7,12 +7,11 @@ import threading
 from dataclasses import dataclass, field
 
 import httpx
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.storage import db, repo
+from monitor.storage.db import Engine, Sessions
 from nlp.base import Analyser
 from nlp.gazetteer import known_provinces, load_gazetteer
 from nlp.keyword import KeywordAnalyser
@@ -26,7 +25,7 @@ class App:
 
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     http: httpx.Client
     analyser: Analyser
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -37,7 +36,9 @@ class App:
         self.engine.dispose()
 
 
-def build_http_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+def build_http_client(
+    settings: Settings, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
     """An HTTP client with the configured identity, timeouts and redirect limit."""
     cfg = settings.http
     return httpx.Client(
@@ -73,7 +74,13 @@ def build_app(
     """Build the application; with ``migrate`` the schema is brought to head and sources synced."""
     analyser = analyser or build_analyser(settings)
     engine = engine or db.make_engine(settings.database.url, echo=settings.database.echo)
-    app = App(settings, engine, db.session_factory(engine), build_http_client(settings, transport), analyser)
+    app = App(
+        settings,
+        engine,
+        db.session_factory(engine),
+        build_http_client(settings, transport),
+        analyser,
+    )
     if migrate:
         db.upgrade(engine)
         sync_sources(app)
@@ -82,9 +89,13 @@ def build_app(
 
 def sync_sources(app: App) -> None:
     """Store the configured sources and close runs a killed process left open."""
-    configs = [repo.SourceConfig(s.id, s.kind, s.url, s.name, s.enabled) for s in app.settings.sources]
+    configs = [
+        repo.SourceConfig(s.id, s.kind, s.url, s.name, s.enabled) for s in app.settings.sources
+    ]
     with db.transaction(app.sessions) as session:
         repo.sync_sources(session, configs)
         abandoned = repo.abandon_stale_runs(session)
     if abandoned:
-        logger.warning("%d crawl run(s) left running by an earlier process marked abandoned", abandoned)
+        logger.warning(
+            "%d crawl run(s) left running by an earlier process marked abandoned", abandoned
+        )

@@ -30,7 +30,11 @@ from nlp.base import SEVERITIES
 STARTER_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 console = Console()
 err = Console(stderr=True)
-cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Media and social-media monitor for a province.")
+cli = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Media and social-media monitor for a province.",
+)
 db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
 sources_cli = typer.Typer(no_args_is_help=True, help="Configured sources and their health.")
 items_cli = typer.Typer(no_args_is_help=True, help="Collected items.")
@@ -68,7 +72,12 @@ def _local(value: datetime | None, settings: Settings) -> str:
 @cli.callback()
 def main_options(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $MONITOR_CONFIG or ./config.yaml).")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Config file (default: $MONITOR_CONFIG or ./config.yaml)."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
 ) -> None:
     """Watch news and social media about the province; flag what needs a person."""
@@ -113,12 +122,19 @@ def db_upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = 
 def sources_list(ctx: typer.Context) -> None:
     """List sources with their health: last run, failures, items stored."""
     app = _app(ctx)
-    table = Table("id", "kind", "on", "items", "last run", "status", "last success", "fails", "last error")
+    table = Table(
+        "id", "kind", "on", "items", "last run", "status", "last success", "fails", "last error"
+    )
     for row in queries.sources_health(app.sessions):
         table.add_row(
-            row.id, row.kind, "yes" if row.enabled else "no", str(row.items),
-            _local(row.last_run_at, app.settings), row.last_status or "—",
-            _local(row.last_success_at, app.settings), str(row.consecutive_failures),
+            row.id,
+            row.kind,
+            "yes" if row.enabled else "no",
+            str(row.items),
+            _local(row.last_run_at, app.settings),
+            row.last_status or "—",
+            _local(row.last_success_at, app.settings),
+            str(row.consecutive_failures),
             (row.last_error or "")[:80],
         )
     console.print(table)
@@ -133,8 +149,14 @@ def _report_table(reports: list[RunReport], settings: Settings) -> Table:
             note = f"backing off until {_local(r.deferred_until, settings)} (--force to crawl now)"
         style = {"error": "red", "warning": "yellow", "deferred": "yellow"}.get(r.status)
         table.add_row(
-            r.source_id, f"[{style}]{r.status}[/{style}]" if style else r.status,
-            str(r.fetched), str(r.new), str(r.updated), str(r.errors), str(r.cases_opened), note,
+            r.source_id,
+            f"[{style}]{r.status}[/{style}]" if style else r.status,
+            str(r.fetched),
+            str(r.new),
+            str(r.updated),
+            str(r.errors),
+            str(r.cases_opened),
+            note,
         )
     return table
 
@@ -142,9 +164,15 @@ def _report_table(reports: list[RunReport], settings: Settings) -> Table:
 @cli.command()
 def crawl(
     ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="One pass over the sources, then exit.")] = False,
-    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source id (repeatable).")] = None,
-    force: Annotated[bool, typer.Option(help="Crawl sources that are backing off after errors too.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass over the sources, then exit.")
+    ] = False,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source id (repeatable).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Crawl sources that are backing off after errors too.")
+    ] = False,
 ) -> None:
     """Crawl the enabled sources once and show what each brought (exit 1 if any failed)."""
     if not once:
@@ -153,10 +181,16 @@ def crawl(
     known = {s.id for s in app.settings.sources}
     unknown = [s for s in source or [] if s not in known]
     if unknown:
-        _fail(f"unknown source id(s): {', '.join(unknown)}; configured: {', '.join(sorted(known)) or 'none'}", 2)
+        _fail(
+            f"unknown source id(s): {', '.join(unknown)}; configured: {', '.join(sorted(known)) or 'none'}",
+            2,
+        )
     chosen = source or [s.id for s in app.settings.sources if s.enabled]
     reports: list[RunReport] = []
-    with Progress(console=err, transient=True) as progress, ThreadPoolExecutor(app.settings.scheduler.max_workers) as pool:
+    with (
+        Progress(console=err, transient=True) as progress,
+        ThreadPoolExecutor(app.settings.scheduler.max_workers) as pool,
+    ):
         task = progress.add_task("crawling", total=len(chosen))
         futures = [pool.submit(crawl_source, app, source_id, force=force) for source_id in chosen]
         for future in as_completed(futures):
@@ -191,26 +225,42 @@ def items_list(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 20,
     source: Annotated[str | None, typer.Option("--source", "-s")] = None,
-    relevant: Annotated[bool, typer.Option("--relevant", help="Only items about the province.")] = False,
-    severity: Annotated[str | None, typer.Option(help=f"At least this severity: {', '.join(SEVERITIES)}.")] = None,
+    relevant: Annotated[
+        bool, typer.Option("--relevant", help="Only items about the province.")
+    ] = False,
+    severity: Annotated[
+        str | None, typer.Option(help=f"At least this severity: {', '.join(SEVERITIES)}.")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="Only newer than this, e.g. 6h, 2d.")] = None,
 ) -> None:
     """List recent items, newest first."""
     if severity is not None and severity not in SEVERITIES:
         _fail(f"--severity must be one of {', '.join(SEVERITIES)}", 2)
     try:
-        cutoff = datetime.now().astimezone() - timedelta(seconds=parse_duration(since)) if since else None
+        cutoff = (
+            datetime.now().astimezone() - timedelta(seconds=parse_duration(since))
+            if since
+            else None
+        )
     except ValueError as exc:
         _fail(f"--since: {exc}", 2)
     app = _app(ctx)
     rows = queries.recent_items(
-        app.sessions, limit=limit, source_id=source, relevant_only=relevant, min_severity=severity, since=cutoff
+        app.sessions,
+        limit=limit,
+        source_id=source,
+        relevant_only=relevant,
+        min_severity=severity,
+        since=cutoff,
     )
     table = Table("id", "published", "source", "sev", "title")
     for row in rows:
         table.add_row(
-            str(row.id), _local(row.published_at or row.fetched_at, app.settings), row.source_id,
-            row.severity or "—", row.title[:90],
+            str(row.id),
+            _local(row.published_at or row.fetched_at, app.settings),
+            row.source_id,
+            row.severity or "—",
+            row.title[:90],
         )
     console.print(table)
     app.close()

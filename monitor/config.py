@@ -6,24 +6,29 @@ the key, the file (and line) or the environment variable, and what is wrong.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from crawlers.errors import UnknownKindError
 from crawlers.registry import get_adapter
-from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config.yaml")
 # Environment variables that steer the loader or the tests rather than set a key.
 RESERVED_ENV = ("MONITOR_CONFIG", "MONITOR_TEST_")
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s?)?\s*$", re.I)
+_DURATION = re.compile(
+    r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s?)?\s*$", re.I
+)
 
 
 def parse_duration(value: Any) -> Any:
@@ -85,18 +90,20 @@ class DatabaseSettings(_Section):
 class HttpSettings(_Section):
     """How the crawlers talk to the web."""
 
-    user_agent: str = "ProvinceMonitor/0.1 (+https://github.com/province-monitor; public-content monitoring)"
-    connect_timeout: float = Field(10.0, gt=0)
-    read_timeout: float = Field(30.0, gt=0)
-    max_bytes: int = Field(10_000_000, gt=0)
-    max_redirects: int = Field(5, ge=0)
+    user_agent: str = (
+        "ProvinceMonitor/0.1 (+https://github.com/province-monitor; public-content monitoring)"
+    )
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    max_bytes: int = Field(default=10_000_000, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
 
 
 class SchedulerSettings(_Section):
     """How ``monitor run`` schedules the sources."""
 
     jitter: SecondsOrZero = 30
-    max_workers: int = Field(4, ge=1, le=64)
+    max_workers: int = Field(default=4, ge=1, le=64)
     retry_backoff: Seconds = 300
     max_backoff: Seconds = 21600
 
@@ -124,7 +131,7 @@ class WebSettings(_Section):
     """The web dashboard: filled by the web issue."""
 
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=1, le=65535)
 
 
 class Settings(_Section):
@@ -147,7 +154,9 @@ class Settings(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh)"
+            ) from None
         return value
 
     @field_validator("sources")

@@ -27,7 +27,9 @@ def config_path(explicit: Path | None = None, env: Mapping[str, str] | None = No
     return Path(env["MONITOR_CONFIG"]) if env.get("MONITOR_CONFIG") else DEFAULT_CONFIG
 
 
-def _line_map(node: yaml.Node | None, loc: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:
+def _line_map(
+    node: yaml.Node | None, loc: Loc = (), out: dict[Loc, int] | None = None
+) -> dict[Loc, int]:
     out = {} if out is None else out
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -54,7 +56,9 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections, not {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of sections, not {type(data).__name__}"
+        )
     return data, lines
 
 
@@ -77,7 +81,9 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], sources: dict[Loc, 
             continue
         target = _env_target(Settings, var[len("MONITOR_") :].lower())
         if target is None:
-            raise ConfigError(f"environment variable {var}: names no setting (e.g. MONITOR_DATABASE_URL)")
+            raise ConfigError(
+                f"environment variable {var}: names no setting (e.g. MONITOR_DATABASE_URL)"
+            )
         node = data
         for key in target[:-1]:
             child = node.get(key)
@@ -90,7 +96,9 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], sources: dict[Loc, 
         sources[tuple(target)] = f"environment variable {var}"
 
 
-def _describe(error: Mapping[str, Any], path: Path | None, lines: dict[Loc, int], env_keys: dict[Loc, str]) -> str:
+def _describe(
+    error: Mapping[str, Any], path: Path | None, lines: dict[Loc, int], env_keys: dict[Loc, str]
+) -> str:
     loc: Loc = tuple(error["loc"])
     # Pydantic appends validator names for union members; keep only the part that is a real key.
     key = ".".join(str(p) for p in loc)
@@ -106,15 +114,16 @@ def _describe(error: Mapping[str, Any], path: Path | None, lines: dict[Loc, int]
 def load_settings(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Load and validate the settings once; ConfigError says what is wrong and where."""
     env = os.environ if env is None else env
-    path: Path | None = config_path(explicit, env)
+    candidate = config_path(explicit, env)
+    path: Path | None = candidate
     data: dict[str, Any] = {}
     lines: dict[Loc, int] = {}
-    if path.exists():
-        data, lines = _read_yaml(path)
+    if candidate.exists():
+        data, lines = _read_yaml(candidate)
     elif explicit is not None or env.get("MONITOR_CONFIG"):
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{candidate}: config file not found")
     else:
-        logger.warning("no %s here: running on built-in defaults (monitor init writes one)", path)
+        logger.warning("no %s here: running on built-in defaults (monitor init writes one)", candidate)
         path = None
     env_keys: dict[Loc, str] = {}
     _apply_env(data, env, env_keys)

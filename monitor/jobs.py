@@ -29,6 +29,11 @@ def crawl_source(source_id: str) -> RunReport:
     report = run_source(_app, source_id)
     logger.info(
         "source %s: %s, fetched %d, new %d, updated %d, errors %d",
-        source_id, report.status, report.fetched, report.new, report.updated, report.errors,
+        source_id,
+        report.status,
+        report.fetched,
+        report.new,
+        report.updated,
+        report.errors,
     )
     return report

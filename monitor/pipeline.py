@@ -40,11 +40,17 @@ def _backoff(app: App, failures: int, exc: SourceError) -> datetime:
     else:
         delay = min(cfg.retry_backoff * 2 ** max(failures - 1, 0), cfg.max_backoff)
     if exc.retry_after is not None:
-        delay = max(delay, exc.retry_after) if isinstance(exc, PermanentSourceError) else exc.retry_after
+        delay = (
+            max(delay, exc.retry_after)
+            if isinstance(exc, PermanentSourceError)
+            else exc.retry_after
+        )
     return utcnow() + timedelta(seconds=delay)
 
 
-def _analyse(app: App, items: list[tuple[int, ItemRecord]]) -> tuple[list[tuple[int, Analysis]], int]:
+def _analyse(
+    app: App, items: list[tuple[int, ItemRecord]]
+) -> tuple[list[tuple[int, Analysis]], int]:
     results: list[tuple[int, Analysis]] = []
     errors = 0
     for item_id, record in items:
@@ -69,8 +75,14 @@ def _store(app: App, run_id: int, source_id: str, collected: Collected, report: 
         report.status = "warning" if collected.warnings else "ok"
         repo.record_success(session, source_id, collected.validators)
         repo.finish_run(
-            session, run_id, report.status, fetched=report.fetched, new=report.new,
-            updated=report.updated, errors=report.errors, warnings=report.warnings,
+            session,
+            run_id,
+            report.status,
+            fetched=report.fetched,
+            new=report.new,
+            updated=report.updated,
+            errors=report.errors,
+            warnings=report.warnings,
         )
 
 
@@ -81,13 +93,20 @@ def _fail(app: App, run_id: int, report: RunReport, exc: SourceError, failures: 
     with db.transaction(app.sessions) as session:
         repo.record_failure(session, report.source_id, str(exc), report.deferred_until)
         repo.finish_run(
-            session, run_id, "error", fetched=report.fetched, errors=report.errors,
-            error=report.error[:4000], warnings=report.warnings,
+            session,
+            run_id,
+            "error",
+            fetched=report.fetched,
+            errors=report.errors,
+            error=report.error[:4000],
+            warnings=report.warnings,
         )
     return report
 
 
-def _finish_not_modified(app: App, run_id: int, report: RunReport, collected: Collected) -> RunReport:
+def _finish_not_modified(
+    app: App, run_id: int, report: RunReport, collected: Collected
+) -> RunReport:
     report.status = "not_modified"
     with db.transaction(app.sessions) as session:
         repo.record_success(session, report.source_id, collected.validators)
@@ -127,5 +146,11 @@ def crawl_source(app: App, source_id: str, *, force: bool = False) -> RunReport:
         _store(app, run_id, source_id, collected, report)
     except Exception as exc:  # a storage failure must not take the scheduler down with it
         logger.exception("storing the run of %s failed", source_id)
-        return _fail(app, run_id, report, SourceError(f"storage failed: {exc}"), state.consecutive_failures + 1)
+        return _fail(
+            app,
+            run_id,
+            report,
+            SourceError(f"storage failed: {exc}"),
+            state.consecutive_failures + 1,
+        )
     return report

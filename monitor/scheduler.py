@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -22,20 +22,23 @@ def build_scheduler(app: App) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone=app.settings.tz,
         executors={"default": ThreadPoolExecutor(cfg.max_workers)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     start = datetime.now(app.settings.tz)
-    for index, source in enumerate(s for s in app.settings.sources if s.enabled):
+    for source in (s for s in app.settings.sources if s.enabled):
         scheduler.add_job(
             JOB_FUNC,
             "interval",
             seconds=source.interval,
             jitter=cfg.jitter or None,
+            # Runs missed while busy collapse into one; a source never runs twice at once.
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=300,
             args=[source.id],
             id=f"crawl:{source.id}",
             name=f"crawl {source.id}",
-            # The first pass starts at once, a second apart, so start-up is not one burst.
-            next_run_time=start + timedelta(seconds=index),
+            # The first pass starts at once; the worker pool bounds how many run together.
+            next_run_time=start,
         )
     return scheduler
 

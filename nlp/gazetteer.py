@@ -83,12 +83,20 @@ def _old_province(data: dict[str, Any], key: str) -> Gazetteer:
     units: dict[tuple[str, str, str], AdminUnit] = {}
     for r in rows:
         district = r["old_district"]
-        units.setdefault((district, "district", "old"), AdminUnit(short_name(district), district, "district", "old"))
+        units.setdefault(
+            (district, "district", "old"),
+            AdminUnit(short_name(district), district, "district", "old"),
+        )
         units.setdefault(
             (r["old_ward"] + "|" + district, "ward", "old"),
-            AdminUnit(short_name(r["old_ward"]), r["old_ward"], "ward", "old", district, r["new_ward"]),
+            AdminUnit(
+                short_name(r["old_ward"]), r["old_ward"], "ward", "old", district, r["new_ward"]
+            ),
         )
-        units.setdefault((r["new_ward"], "ward", "new"), AdminUnit(short_name(r["new_ward"]), r["new_ward"], "ward", "new"))
+        units.setdefault(
+            (r["new_ward"], "ward", "new"),
+            AdminUnit(short_name(r["new_ward"]), r["new_ward"], "ward", "new"),
+        )
     province = AdminUnit(info["short"], info["name"], "province", "old")
     return Gazetteer(info["short"], info["name"], new_name, (province, *units.values()))
 

@@ -16,9 +16,27 @@ from nlp.normalize import fold, nfc_lower
 
 # Words that make a relevant item worth a person's attention now; they rank severity only.
 DEFAULT_ALERT_TERMS = (
-    "tai nạn", "cháy", "nổ", "ngộ độc", "đuối nước", "sạt lở", "ngập", "bão", "lũ", "vỡ đê",
-    "biểu tình", "tụ tập đông người", "khiếu kiện", "tố cáo", "tham nhũng", "lừa đảo",
-    "khởi tố", "bắt giữ", "ô nhiễm", "dịch bệnh", "bức xúc",
+    "tai nạn",
+    "cháy",
+    "nổ",
+    "ngộ độc",
+    "đuối nước",
+    "sạt lở",
+    "ngập",
+    "bão",
+    "lũ",
+    "vỡ đê",
+    "biểu tình",
+    "tụ tập đông người",
+    "khiếu kiện",
+    "tố cáo",
+    "tham nhũng",
+    "lừa đảo",
+    "khởi tố",
+    "bắt giữ",
+    "ô nhiễm",
+    "dịch bệnh",
+    "bức xúc",
 )
 DEFAULT_CRITICAL_TERMS = ("tử vong", "thiệt mạng", "chết", "vỡ đê", "ngộ độc tập thể", "mất tích")
 
@@ -58,7 +76,9 @@ class KeywordAnalyser:
         for unit in gazetteer.units:
             if unit.level != "province":
                 # A bare district or commune name exists in other provinces too; only its full form counts.
-                self._add(_Term(unit.full_name, unit.level, unit.parent, unit.new_unit), unit.full_name)
+                self._add(
+                    _Term(unit.full_name, unit.level, unit.parent, unit.new_unit), unit.full_name
+                )
         for alias in aliases:
             self._add(_Term(alias, "alias"), alias)
         for landmark in landmarks:
@@ -85,7 +105,11 @@ class KeywordAnalyser:
             term = self._terms[match.group(1)]
             exact = lowered[match.start() : match.end()] in self._exact
             score = max(score, 1.0 if exact else 0.6)
-            places.append(Place(term.text, term.level, match.start(), match.end(), term.old_unit, term.new_unit))
+            places.append(
+                Place(
+                    term.text, term.level, match.start(), match.end(), term.old_unit, term.new_unit
+                )
+            )
         return places, score
 
     def analyse(self, title: str, text: str) -> Analysis:
@@ -97,7 +121,11 @@ class KeywordAnalyser:
         severity = "notice" if relevant else "info"
         if relevant:
             for level, pattern in (("critical", self._critical_re), ("alert", self._alert_re)):
-                hits = sorted({m.group(1) for m in pattern.finditer(nfc_lower(body))}) if pattern else []
+                hits = (
+                    sorted({m.group(1) for m in pattern.finditer(nfc_lower(body))})
+                    if pattern
+                    else []
+                )
                 if hits:
                     severity = level
                     reasons.append(f"từ khoá mức {level}: " + ", ".join(hits[:5]))

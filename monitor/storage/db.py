@@ -7,14 +7,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from alembic import command
 from monitor.errors import StorageError
+
+__all__ = [
+    "Engine",
+    "Sessions",
+    "make_engine",
+    "session_factory",
+    "transaction",
+    "upgrade",
+    "downgrade",
+]
+# What the rest of the application holds on to, named here so that only storage imports SQLAlchemy.
+Sessions = sessionmaker[Session]
 
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 

@@ -71,7 +71,9 @@ def recent_items(
         stmt = stmt.where(when >= since)
     with sessions() as session:
         return [
-            ItemRow(i.id, i.source_id, i.kind, i.title, i.url, i.published_at, i.fetched_at, rel, sev)
+            ItemRow(
+                i.id, i.source_id, i.kind, i.title, i.url, i.published_at, i.fetched_at, rel, sev
+            )
             for i, rel, sev in session.execute(stmt)
         ]
 
@@ -80,7 +82,9 @@ def sources_health(sessions: sessionmaker[Session]) -> list[SourceRow]:
     """Every known source with its latest run status and item count."""
     counts = select(Item.source_id, func.count().label("n")).group_by(Item.source_id).subquery()
     latest = (
-        select(CrawlRun.source_id, func.max(CrawlRun.id).label("run_id")).group_by(CrawlRun.source_id).subquery()
+        select(CrawlRun.source_id, func.max(CrawlRun.id).label("run_id"))
+        .group_by(CrawlRun.source_id)
+        .subquery()
     )
     stmt = (
         select(Source, func.coalesce(counts.c.n, 0), CrawlRun.status)
@@ -92,8 +96,17 @@ def sources_health(sessions: sessionmaker[Session]) -> list[SourceRow]:
     with sessions() as session:
         return [
             SourceRow(
-                s.id, s.kind, s.url, s.enabled, n, status, s.last_run_at, s.last_success_at,
-                s.consecutive_failures, s.last_error, s.backoff_until,
+                s.id,
+                s.kind,
+                s.url,
+                s.enabled,
+                n,
+                status,
+                s.last_run_at,
+                s.last_success_at,
+                s.consecutive_failures,
+                s.last_error,
+                s.backoff_until,
             )
             for s, n, status in session.execute(stmt)
         ]

@@ -67,7 +67,9 @@ def sync_sources(session: Session, sources: Iterable[SourceConfig]) -> None:
     for source_id, cfg in configured.items():
         row = existing.get(source_id)
         if row is None:
-            session.add(Source(id=cfg.id, kind=cfg.kind, url=cfg.url, name=cfg.name, enabled=cfg.enabled))
+            session.add(
+                Source(id=cfg.id, kind=cfg.kind, url=cfg.url, name=cfg.name, enabled=cfg.enabled)
+            )
             continue
         if row.url != cfg.url:  # a new URL has nothing to do with the old one's validators
             row.etag = row.last_modified = None
@@ -83,7 +85,11 @@ def source_state(session: Session, source_id: str) -> SourceState:
     if row is None:
         raise KeyError(source_id)
     return SourceState(
-        row.id, row.enabled, Validators(row.etag, row.last_modified), row.consecutive_failures, row.backoff_until
+        row.id,
+        row.enabled,
+        Validators(row.etag, row.last_modified),
+        row.consecutive_failures,
+        row.backoff_until,
     )
 
 
@@ -104,7 +110,9 @@ def finish_run(session: Session, run_id: int, status: str, **counts: Any) -> Non
 def abandon_stale_runs(session: Session) -> int:
     """Mark runs a killed process left 'running' as abandoned; returns how many."""
     result = session.execute(
-        update(CrawlRun).where(CrawlRun.status == "running").values(status="abandoned", finished_at=utcnow())
+        update(CrawlRun)
+        .where(CrawlRun.status == "running")
+        .values(status="abandoned", finished_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -116,30 +124,47 @@ def record_success(session: Session, source_id: str, validators: Validators) -> 
         update(Source)
         .where(Source.id == source_id)
         .values(
-            etag=validators.etag, last_modified=validators.last_modified, last_run_at=now,
-            last_success_at=now, last_error=None, consecutive_failures=0, backoff_until=None,
+            etag=validators.etag,
+            last_modified=validators.last_modified,
+            last_run_at=now,
+            last_success_at=now,
+            last_error=None,
+            consecutive_failures=0,
+            backoff_until=None,
         )
     )
 
 
-def record_failure(session: Session, source_id: str, error: str, backoff_until: datetime | None) -> None:
+def record_failure(
+    session: Session, source_id: str, error: str, backoff_until: datetime | None
+) -> None:
     """A run could not read the source: keep the error and when to try again."""
     session.execute(
         update(Source)
         .where(Source.id == source_id)
         .values(
-            last_run_at=utcnow(), last_error=error[:2000],
-            consecutive_failures=Source.consecutive_failures + 1, backoff_until=backoff_until,
+            last_run_at=utcnow(),
+            last_error=error[:2000],
+            consecutive_failures=Source.consecutive_failures + 1,
+            backoff_until=backoff_until,
         )
     )
 
 
 def _item_values(source_id: str, record: ItemRecord, digest: str) -> dict[str, Any]:
     return {
-        "source_id": source_id, "kind": record.kind, "url": record.url,
-        "canonical_url": record.canonical_url, "title": record.title, "text": record.text,
-        "author": record.author, "published_at": record.published_at, "fetched_at": utcnow(),
-        "language": record.language, "content_hash": digest, "meta": dict(record.meta),
+        "source_id": source_id,
+        "kind": record.kind,
+        "url": record.url,
+        "canonical_url": record.canonical_url,
+        "title": record.title,
+        "text": record.text,
+        "author": record.author,
+        "published_at": record.published_at,
+        "fetched_at": utcnow(),
+        "language": record.language,
+        "content_hash": digest,
+        "meta": dict(record.meta),
     }
 
 
@@ -148,7 +173,9 @@ def _existing(session: Session, keys: Sequence[str]) -> dict[str, tuple[int, str
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
         rows = session.execute(
-            select(Item.canonical_url, Item.id, Item.content_hash).where(Item.canonical_url.in_(chunk))
+            select(Item.canonical_url, Item.id, Item.content_hash).where(
+                Item.canonical_url.in_(chunk)
+            )
         )
         found.update((key, (item_id, digest)) for key, item_id, digest in rows)
     return found
@@ -196,7 +223,11 @@ def ingest(session: Session, source_id: str, records: Iterable[ItemRecord]) -> I
             values = _item_values(source_id, record, digest)
             for unchanged_field in ("source_id", "canonical_url", "fetched_at"):
                 values.pop(unchanged_field)
-            session.execute(update(Item).where(Item.id == existing[key][0]).values(updated_at=utcnow(), **values))
+            session.execute(
+                update(Item)
+                .where(Item.id == existing[key][0])
+                .values(updated_at=utcnow(), **values)
+            )
             result.updated.append((existing[key][0], record))
     for item_id, record in zip(_insert_new(session, new_rows), new_records, strict=True):
         if item_id is None:
@@ -212,13 +243,22 @@ def save_analyses(session: Session, results: Sequence[tuple[int, AnalysisResult]
         return
     item_ids = [item_id for item_id, _ in results]
     for start in range(0, len(item_ids), _CHUNK):
-        session.execute(delete(Analysis).where(Analysis.item_id.in_(item_ids[start : start + _CHUNK])))
+        session.execute(
+            delete(Analysis).where(Analysis.item_id.in_(item_ids[start : start + _CHUNK]))
+        )
     rows = [
         {
-            "item_id": item_id, "model_version": a.model_version, "relevant": a.relevant,
-            "relevance_score": a.relevance_score, "places": [asdict(p) for p in a.places],
-            "topic": a.topic, "topic_scores": dict(a.topic_scores), "sentiment": a.sentiment,
-            "sentiment_score": a.sentiment_score, "severity": a.severity, "reasons": list(a.reasons),
+            "item_id": item_id,
+            "model_version": a.model_version,
+            "relevant": a.relevant,
+            "relevance_score": a.relevance_score,
+            "places": [asdict(p) for p in a.places],
+            "topic": a.topic,
+            "topic_scores": dict(a.topic_scores),
+            "sentiment": a.sentiment,
+            "sentiment_score": a.sentiment_score,
+            "severity": a.severity,
+            "reasons": list(a.reasons),
             "analysed_at": utcnow(),
         }
         for item_id, a in results
@@ -226,14 +266,18 @@ def save_analyses(session: Session, results: Sequence[tuple[int, AnalysisResult]
     session.execute(insert(Analysis), rows)
 
 
-def open_or_update_case(session: Session, item_id: int, analysis: AnalysisResult, actor: str = "system") -> bool:
+def open_or_update_case(
+    session: Session, item_id: int, analysis: AnalysisResult, actor: str = "system"
+) -> bool:
     """Open a case for a flagged item, or raise the existing one's severity; True if opened."""
     case = session.scalar(select(Case).where(Case.item_id == item_id))
     now = utcnow()
     detail = {"item_id": item_id, "severity": analysis.severity, "reasons": list(analysis.reasons)}
     if case is None:
         title = session.scalar(select(Item.title).where(Item.id == item_id)) or ""
-        case = Case(item_id=item_id, title=title, severity=analysis.severity, opened_at=now, updated_at=now)
+        case = Case(
+            item_id=item_id, title=title, severity=analysis.severity, opened_at=now, updated_at=now
+        )
         session.add(case)
         session.flush()
         session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="opened", detail=detail))
