@@ -108,6 +108,8 @@ def fetch(client: httpx.Client, url: str, validators: Validators, max_bytes: int
         raise PermanentSourceError(f"too many redirects fetching {url}") from exc
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise PermanentSourceError(f"cannot fetch {url}: {exc}") from exc
+    except httpx.DecodingError as exc:  # not a TransportError: a corrupt gzip/deflate body
+        raise TransientSourceError(f"cannot decompress the body from {url}: {exc}") from exc
     except httpx.TransportError as exc:
         raise TransientSourceError(
             f"network error fetching {url}: {exc or type(exc).__name__}"

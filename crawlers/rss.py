@@ -4,21 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import time
+import xml.sax
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from xml.parsers.expat import errors as expat_errors
 
 import feedparser
 import httpx
 
 from crawlers.base import Collected, ItemRecord, ParseResult, SourceSpec, Validators
+from crawlers.encoding import mend_char_refs, mend_utf8
 from crawlers.http import fetch
 from crawlers.text import clean_text, html_to_text
 from crawlers.urls import canonical_url
 
 ITEM_KINDS = ("news", "social", "forum", "manual")
 _MIN_YEAR, _MAX_YEAR = 1990, 2100
+_ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s>]")
+_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
+# What expat says when a document stops before its root element closes: the feed was cut off.
+_CUT_OFF = frozenset(
+    {
+        expat_errors.XML_ERROR_NO_ELEMENTS,
+        expat_errors.XML_ERROR_UNCLOSED_TOKEN,
+        expat_errors.XML_ERROR_UNCLOSED_CDATA_SECTION,
+    }
+)
+
+
+def _cut_inside_last_entry(content: bytes, exc: object) -> bool:
+    """Tell whether the document ended (feedparser's XML error says so) inside its last entry."""
+    if not (isinstance(exc, xml.sax.SAXParseException) and exc.getMessage() in _CUT_OFF):
+        return False
+    opened = [m.start() for m in _ENTRY_START.finditer(content)]
+    closed = [m.start() for m in _ENTRY_END.finditer(content)]
+    return bool(opened) and opened[-1] > (closed[-1] if closed else -1)
 
 
 def _to_utc(parsed: time.struct_time | None) -> datetime | None:
@@ -72,6 +95,8 @@ def _entry_to_item(
     title = html_to_text(entry.get("title") or "")
     text = _entry_text(entry)
     link = _entry_link(entry)
+    if not (title or text or link):
+        raise ValueError("it has no title, text or link")
     if link:
         url = clean_text(link)
         key = canonical_url(url)
@@ -108,17 +133,40 @@ def parse_feed(
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    # A stream, never a str/bytes: feedparser would treat those as a URL or a file name to open.
-    parsed = feedparser.parse(io.BytesIO(content), response_headers=headers, sanitize_html=True)
     warnings: list[str] = []
+    content, bad = mend_utf8(content, content_type)
+    if bad:
+        warnings.append(f"{bad} invalid UTF-8 byte sequence(s) replaced with U+FFFD")
+    content, bad = mend_char_refs(content)
+    if bad:
+        warnings.append(f"{bad} character reference(s) to UTF-16 halves or no character mended")
+    try:
+        # A stream, never a str/bytes: feedparser would treat those as a URL or a file name to open.
+        # Markup is reduced to plain text by html_to_text afterwards, so feedparser's own HTML
+        # sanitising and link rewriting would be thrown away: skipping them doubles its speed.
+        parsed = feedparser.parse(
+            io.BytesIO(content),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as error:  # its fallback parser can trip over odd input: never crash a run
+        warnings.append(f"unreadable feed: {type(error).__name__}: {clean_text(str(error))[:300]}")
+        return ParseResult(items=[], warnings=warnings)
     exc = parsed.get("bozo_exception")
     # Servers often label feeds text/html or not at all; that costs nothing, so it is not reported.
     if parsed.get("bozo") and not isinstance(exc, feedparser.NonXMLContentType):
         warnings.append(f"malformed feed: {type(exc).__name__}: {clean_text(str(exc))[:300]}")
     feed = parsed.get("feed") or {}
     default_language = _language(feed.get("language"))
+    entries = list(parsed.get("entries") or [])
+    if entries and _cut_inside_last_entry(content, exc):
+        # Its last entry is incomplete (often without its link, so stored now it would come back
+        # as a duplicate); the next fetch reads it whole.
+        entries.pop()
+        warnings.append("the feed is cut off: its last, incomplete entry was left out")
     items: list[ItemRecord] = []
-    for index, entry in enumerate(parsed.get("entries") or []):
+    for index, entry in enumerate(entries):
         try:
             items.append(_entry_to_item(entry, url, default_language, kind))
         except Exception as exc:  # one odd entry must not cost the rest of the feed
