@@ -34,18 +34,16 @@ class RunReport:
 
 
 def _backoff(app: App, failures: int, exc: SourceError) -> datetime:
+    """When to try again: exponential for transient errors, the longest wait for permanent ones,
+    a server's Retry-After honoured — all capped at ``max_backoff`` (a hostile header is no order)."""
     cfg = app.settings.scheduler
     if isinstance(exc, PermanentSourceError):
         delay = float(cfg.max_backoff)
+    elif exc.retry_after is not None:
+        delay = exc.retry_after
     else:
-        delay = min(cfg.retry_backoff * 2 ** max(failures - 1, 0), cfg.max_backoff)
-    if exc.retry_after is not None:
-        delay = (
-            max(delay, exc.retry_after)
-            if isinstance(exc, PermanentSourceError)
-            else exc.retry_after
-        )
-    return utcnow() + timedelta(seconds=delay)
+        delay = cfg.retry_backoff * 2.0 ** min(max(failures - 1, 0), 32)
+    return utcnow() + timedelta(seconds=min(delay, cfg.max_backoff))
 
 
 def _analyse(
@@ -137,6 +135,10 @@ def crawl_source(app: App, source_id: str, *, force: bool = False) -> RunReport:
         collected = adapter.collect(app.http, spec, state.validators, app.settings.http.max_bytes)
     except SourceError as exc:
         return _fail(app, run_id, report, exc, state.consecutive_failures + 1)
+    except Exception as exc:  # a bug below the adapter: recorded on the source, never fatal
+        logger.exception("collecting %s failed unexpectedly", source_id)
+        error = SourceError(f"unexpected {type(exc).__name__}: {exc}")
+        return _fail(app, run_id, report, error, state.consecutive_failures + 1)
     report.fetched, report.warnings = len(collected.items), list(collected.warnings)
     if collected.not_modified:
         return _finish_not_modified(app, run_id, report, collected)

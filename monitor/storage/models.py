@@ -82,7 +82,7 @@ class CrawlRun(Base):
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
-    # running | ok | not_modified | warning | error | deferred | abandoned
+    # running | ok | not_modified | warning | error | abandoned
     status: Mapped[str] = mapped_column(String(16), default="running")
     fetched: Mapped[int] = mapped_column(default=0)
     new: Mapped[int] = mapped_column(default=0)
