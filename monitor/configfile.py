@@ -123,7 +123,9 @@ def load_settings(explicit: Path | None = None, env: Mapping[str, str] | None = 
     elif explicit is not None or env.get("MONITOR_CONFIG"):
         raise ConfigError(f"{candidate}: config file not found")
     else:
-        logger.warning("no %s here: running on built-in defaults (monitor init writes one)", candidate)
+        logger.warning(
+            "no %s here: running on built-in defaults (monitor init writes one)", candidate
+        )
         path = None
     env_keys: dict[Loc, str] = {}
     _apply_env(data, env, env_keys)
