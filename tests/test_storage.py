@@ -84,3 +84,21 @@ def test_removed_source_is_disabled_not_deleted(database: Database, make_app: Ap
         ("old", False),
         ("new", True),
     }
+
+
+def test_url_stored_concurrently_is_skipped_not_fatal(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app([{"id": "s", "kind": "rss", "url": "http://127.0.0.1/x"}])
+    with db.transaction(app.sessions) as session:
+        repo.ingest(session, "s", [_record("https://a.vn/1")])
+    # Another run stores https://a.vn/1 between this run's look-up and its insert.
+    monkeypatch.setattr(repo, "_existing", lambda session, keys: {})
+    with db.transaction(app.sessions) as session:
+        result = repo.ingest(session, "s", [_record("https://a.vn/1"), _record("https://a.vn/2")])
+    assert ([r.canonical_url for _, r in result.new], result.unchanged) == (["https://a.vn/2"], 1)
+    with app.sessions() as session:
+        assert session.scalars(select(Item.canonical_url).order_by(Item.id)).all() == [
+            "https://a.vn/1",
+            "https://a.vn/2",
+        ]
