@@ -102,3 +102,24 @@ def test_url_stored_concurrently_is_skipped_not_fatal(
             "https://a.vn/1",
             "https://a.vn/2",
         ]
+
+
+def test_a_failure_after_ingest_rolls_the_whole_run_back(make_app: AppFactory) -> None:
+    app = make_app([{"id": "s", "kind": "rss", "url": "http://127.0.0.1/x"}])
+    with pytest.raises(RuntimeError), db.transaction(app.sessions) as session:
+        repo.ingest(session, "s", [_record("https://a.vn/1"), _record("https://a.vn/2")])
+        raise RuntimeError("saving the analyses failed")
+    with app.sessions() as session:
+        assert session.scalars(select(Item)).all() == []
+
+
+def test_migrations_match_the_models(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from monitor.storage.models import Base
+
+    db.upgrade(database.engine)
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []

@@ -32,6 +32,9 @@ ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module opens transactions only before DML, so a SAVEPOINT would start (and its
+    # RELEASE commit) one by itself: take transaction control away from it (SQLAlchemy's recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the dashboard read while a crawl writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -58,7 +61,12 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> E
     engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
