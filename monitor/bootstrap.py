@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 
@@ -12,11 +13,14 @@ from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.storage import db, repo
 from monitor.storage.db import Engine, Sessions
+from monitor.storage.models import utcnow
 from nlp.base import Analyser
 from nlp.gazetteer import known_provinces, load_gazetteer
 from nlp.keyword import KeywordAnalyser
 
 logger = logging.getLogger(__name__)
+# Longer than any run can take (timeouts bound each fetch), so an older 'running' run is left over.
+STALE_RUN = timedelta(hours=1)
 
 
 @dataclass
@@ -87,14 +91,18 @@ def build_app(
     return app
 
 
-def sync_sources(app: App) -> None:
-    """Store the configured sources and close runs a killed process left open."""
+def sync_sources(app: App, stale_after: timedelta = STALE_RUN) -> None:
+    """Store the configured sources and close runs a killed process left open.
+
+    Another process may be crawling right now, so only runs older than ``stale_after`` count as
+    left over; ``monitor run`` (the one long-lived crawler) passes zero.
+    """
     configs = [
         repo.SourceConfig(s.id, s.kind, s.url, s.name, s.enabled) for s in app.settings.sources
     ]
     with db.transaction(app.sessions) as session:
         repo.sync_sources(session, configs)
-        abandoned = repo.abandon_stale_runs(session)
+        abandoned = repo.abandon_stale_runs(session, utcnow() - stale_after)
     if abandoned:
         logger.warning(
             "%d crawl run(s) left running by an earlier process marked abandoned", abandoned

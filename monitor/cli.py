@@ -18,7 +18,7 @@ from rich.logging import RichHandler
 from rich.progress import Progress
 from rich.table import Table
 
-from monitor.bootstrap import App, build_app
+from monitor.bootstrap import App, build_app, sync_sources
 from monitor.config import Settings, parse_duration
 from monitor.configfile import config_path, load_settings
 from monitor.errors import ConfigError, StorageError
@@ -185,7 +185,9 @@ def crawl(
             f"unknown source id(s): {', '.join(unknown)}; configured: {', '.join(sorted(known)) or 'none'}",
             2,
         )
-    chosen = source or [s.id for s in app.settings.sources if s.enabled]
+    chosen = (
+        list(dict.fromkeys(source)) if source else [s.id for s in app.settings.sources if s.enabled]
+    )
     reports: list[RunReport] = []
     with (
         Progress(console=err, transient=True) as progress,
@@ -206,6 +208,9 @@ def crawl(
 def run(ctx: typer.Context) -> None:
     """Run the scheduler in the foreground; Ctrl-C stops cleanly."""
     app = _app(ctx)
+    sync_sources(
+        app, stale_after=timedelta(0)
+    )  # the one long-lived crawler: nothing else is running
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         if app.stopping.is_set():

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crawlers.base import Collected, ItemRecord, SourceSpec
+from crawlers.base import Collected, SourceSpec
 from crawlers.errors import PermanentSourceError, SourceError
 from crawlers.registry import get_adapter
 from monitor.bootstrap import App
@@ -46,15 +46,13 @@ def _backoff(app: App, failures: int, exc: SourceError) -> datetime:
     return utcnow() + timedelta(seconds=min(delay, cfg.max_backoff))
 
 
-def _analyse(
-    app: App, items: list[tuple[int, ItemRecord]]
-) -> tuple[list[tuple[int, Analysis]], int]:
+def _analyse(app: App, items: list[tuple[int, str, str]]) -> tuple[list[tuple[int, Analysis]], int]:
     results: list[tuple[int, Analysis]] = []
     errors = 0
-    for item_id, record in items:
+    for item_id, title, text in items:
         try:
-            results.append((item_id, app.analyser.analyse(record.title, record.text)))
-        except Exception:  # the item stays stored; it can be analysed again later
+            results.append((item_id, app.analyser.analyse(title, text)))
+        except Exception:  # the item stays stored; the next run of its source tries again
             logger.exception("analysis of item %d failed", item_id)
             errors += 1
     return results, errors
@@ -63,8 +61,11 @@ def _analyse(
 def _store(app: App, run_id: int, source_id: str, collected: Collected, report: RunReport) -> None:
     threshold = severity_rank(app.settings.alerts.case_severity)
     with db.transaction(app.sessions) as session:
+        # Items an earlier run stored but could not analyse get another chance first.
+        pending = repo.unanalysed(session, source_id, limit=200)
         ingested = repo.ingest(session, source_id, collected.items)
-        analyses, report.errors = _analyse(app, [*ingested.new, *ingested.updated])
+        todo = [(i, r.title, r.text) for i, r in [*ingested.new, *ingested.updated]]
+        analyses, report.errors = _analyse(app, [*pending, *todo])
         repo.save_analyses(session, analyses)
         for item_id, analysis in analyses:
             if severity_rank(analysis.severity) >= threshold:
@@ -121,7 +122,17 @@ def _abandon(app: App, run_id: int, report: RunReport) -> RunReport:
 
 
 def crawl_source(app: App, source_id: str, *, force: bool = False) -> RunReport:
-    """Run one source once and record the run; a failure is recorded, never raised."""
+    """Run one source once and record the run; a failure is recorded (at least logged), never raised."""
+    if app.stopping.is_set():  # queued before Ctrl-C: start nothing
+        return RunReport(source_id, "abandoned")
+    try:
+        return _crawl(app, source_id, force)
+    except Exception as exc:  # even recording the failure failed: the database is down or locked
+        logger.exception("the run of %s could not be recorded", source_id)
+        return RunReport(source_id, "error", errors=1, error=f"{type(exc).__name__}: {exc}")
+
+
+def _crawl(app: App, source_id: str, force: bool) -> RunReport:
     settings = app.settings.source(source_id)
     with db.transaction(app.sessions) as session:
         state = repo.source_state(session, source_id)

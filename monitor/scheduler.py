@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -37,8 +38,8 @@ def build_scheduler(app: App) -> BackgroundScheduler:
             args=[source.id],
             id=f"crawl:{source.id}",
             name=f"crawl {source.id}",
-            # The first pass starts at once; the worker pool bounds how many run together.
-            next_run_time=start,
+            # The first pass starts within one jitter, so a restart is not one burst of requests.
+            next_run_time=start + timedelta(seconds=random.uniform(0, cfg.jitter)),
         )
     return scheduler
 

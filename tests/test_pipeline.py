@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from monitor.pipeline import crawl_source
-from monitor.storage import queries
+from monitor.storage import queries, repo
 from monitor.storage.models import Analysis, Case, CaseEvent, CrawlRun, Item
 from tests.conftest import VNEXPRESS_FEED, AppFactory, FeedServer
 
@@ -150,3 +154,51 @@ def test_failing_source_does_not_stop_the_others(
     health = {row.id: row for row in queries.sources_health(app.sessions)}
     assert health["boom"].consecutive_failures == 1 and health["boom"].last_status == "error"
     assert health["ok"].items == 25 and health["ok"].last_error is None
+
+
+class _FlakyAnalyser:
+    """The keyword analyser, failing on its first ``failures`` calls."""
+
+    def __init__(self, inner: Any, failures: int) -> None:
+        self.inner, self.failures, self.version = inner, failures, inner.version
+
+    def analyse(self, title: str, text: str) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("model crashed")
+        return self.inner.analyse(title, text)
+
+
+def test_item_whose_analysis_failed_is_analysed_on_the_next_run(
+    make_app: AppFactory, feed_server: FeedServer
+) -> None:
+    feed_server.add("/vne.rss", VNEXPRESS_FEED.read_bytes())
+    app = make_app([{"id": "vne", "kind": "rss", "url": feed_server.url("/vne.rss")}])
+    app.analyser = _FlakyAnalyser(app.analyser, failures=2)
+
+    first = crawl_source(app, "vne")
+    assert (first.new, first.errors, _count(app, Analysis)) == (25, 2, 23)
+    crawl_source(app, "vne")
+
+    assert _count(app, Analysis) == 25 and _count(app, Item) == 25
+
+
+def test_database_failure_is_reported_not_raised(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app([{"id": "vne", "kind": "rss", "url": "http://127.0.0.1:9/x"}])
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise OperationalError("BEGIN", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(repo, "source_state", locked)
+    report = crawl_source(app, "vne")
+
+    assert report.status == "error" and "database is locked" in (report.error or "")
+
+
+def test_run_queued_before_ctrl_c_starts_nothing(make_app: AppFactory) -> None:
+    app = make_app([{"id": "vne", "kind": "rss", "url": "http://127.0.0.1:9/x"}])
+    app.stopping.set()
+    assert crawl_source(app, "vne").status == "abandoned"
+    assert _count(app, CrawlRun) == 0

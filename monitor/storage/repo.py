@@ -107,11 +107,11 @@ def finish_run(session: Session, run_id: int, status: str, **counts: Any) -> Non
     session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(**values))
 
 
-def abandon_stale_runs(session: Session) -> int:
-    """Mark runs a killed process left 'running' as abandoned; returns how many."""
+def abandon_stale_runs(session: Session, started_before: datetime) -> int:
+    """Mark runs a killed process left 'running' (started before a time) abandoned; returns how many."""
     result = session.execute(
         update(CrawlRun)
-        .where(CrawlRun.status == "running")
+        .where(CrawlRun.status == "running", CrawlRun.started_at < started_before)
         .values(status="abandoned", finished_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -235,6 +235,18 @@ def ingest(session: Session, source_id: str, records: Iterable[ItemRecord]) -> I
         else:
             result.new.append((item_id, record))
     return result
+
+
+def unanalysed(session: Session, source_id: str, limit: int) -> list[tuple[int, str, str]]:
+    """(id, title, text) of a source's items that have no analysis yet (its analysis failed)."""
+    stmt = (
+        select(Item.id, Item.title, Item.text)
+        .outerjoin(Analysis, Analysis.item_id == Item.id)
+        .where(Item.source_id == source_id, Analysis.id.is_(None))
+        .order_by(Item.id)
+        .limit(limit)
+    )
+    return [(i, title, text) for i, title, text in session.execute(stmt)]
 
 
 def save_analyses(session: Session, results: Sequence[tuple[int, AnalysisResult]]) -> None:
