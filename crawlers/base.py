@@ -59,6 +59,10 @@ class SourceSpec:
     id: str
     url: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The IANA zone in which to read a date the source writes without one.
+    timezone: str = "UTC"
+    # Seconds allowed for a whole response, however slowly its bytes arrive; None for no limit.
+    total_timeout: float | None = None
 
 
 class SourceAdapter(Protocol):

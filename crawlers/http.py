@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -55,7 +56,9 @@ def _check_status(response: httpx.Response) -> None:
     raise PermanentSourceError(message)
 
 
-def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+def _read_capped(
+    response: httpx.Response, max_bytes: int, deadline: float | None, started: float
+) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise PermanentSourceError(
@@ -69,6 +72,11 @@ def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
             raise PermanentSourceError(
                 f"response from {response.url} is over the {max_bytes}-byte cap"
             )
+        # Checked between reads, so it can overrun by one read_timeout; that bounds it all the same.
+        if deadline is not None and time.monotonic() - started > deadline:
+            raise TransientSourceError(
+                f"response from {response.url} took longer than {deadline:g} s, its deadline"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -80,8 +88,20 @@ def _validators(response: httpx.Response, previous: Validators) -> Validators:
     )
 
 
-def fetch(client: httpx.Client, url: str, validators: Validators, max_bytes: int) -> FetchResult:
-    """GET a URL conditionally; raise Transient/PermanentSourceError for anything but a body or 304."""
+def fetch(
+    client: httpx.Client,
+    url: str,
+    validators: Validators,
+    max_bytes: int,
+    *,
+    deadline: float | None = None,
+) -> FetchResult:
+    """GET a URL conditionally; raise Transient/PermanentSourceError for anything but a body or 304.
+
+    ``deadline`` bounds the whole response in seconds: the client's read timeout bounds each read
+    only, so a server dripping a byte at a time could otherwise hold a worker forever.
+    """
+    started = time.monotonic()
     headers = {}
     if validators.etag:
         headers["If-None-Match"] = validators.etag
@@ -94,7 +114,7 @@ def fetch(client: httpx.Client, url: str, validators: Validators, max_bytes: int
                     str(response.url), 304, b"", None, _validators(response, validators), True
                 )
             _check_status(response)
-            content = _read_capped(response, max_bytes)
+            content = _read_capped(response, max_bytes, deadline, started)
             return FetchResult(
                 str(response.url),
                 response.status_code,

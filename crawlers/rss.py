@@ -9,8 +9,10 @@ import time
 import xml.sax
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from xml.parsers.expat import errors as expat_errors
+from zoneinfo import ZoneInfo
 
 import feedparser
 import httpx
@@ -25,6 +27,8 @@ ITEM_KINDS = ("news", "social", "forum", "manual")
 _MIN_YEAR, _MAX_YEAR = 1990, 2100
 _ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s>]")
 _ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
+# A date ending in a zone: an offset after the time (+07:00, +0700, -05) or letters (Z, GMT, ICT).
+_ZONE_AT_END = re.compile(r"(?::\d\d(?:[.,]\d+)?\s*[+-]\d\d(?::?\d\d)?|[A-Za-z])\s*$")
 # What expat says when a document stops before its root element closes: the feed was cut off.
 _CUT_OFF = frozenset(
     {
@@ -49,10 +53,35 @@ def _to_utc(parsed: time.struct_time | None) -> datetime | None:
     if not parsed:
         return None
     try:
-        when = datetime(*parsed[:6], tzinfo=UTC)
+        return datetime(*parsed[:6], tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
-    return when if _MIN_YEAR <= when.year <= _MAX_YEAR else None
+
+
+def _zoneless_to_utc(raw: object, zone: ZoneInfo) -> datetime | None:
+    """Read a date written without a zone as wall-clock time in ``zone``; None if it has one."""
+    # feedparser takes such an ISO date for UTC (7 h off for a Vietnamese site) and drops an
+    # RFC 822 one altogether.
+    if not isinstance(raw, str) or _ZONE_AT_END.search(raw):
+        return None
+    for parse in (datetime.fromisoformat, parsedate_to_datetime):
+        try:
+            when = parse(raw.strip())
+            return when.replace(tzinfo=zone).astimezone(UTC) if when.tzinfo is None else None
+        except (TypeError, ValueError, OverflowError):
+            continue
+    return None
+
+
+def _entry_time(entry: Mapping[str, Any], zone: ZoneInfo) -> datetime | None:
+    """When the entry was published (else updated), in UTC, if within the plausible years."""
+    # Asked for a missing `updated`, feedparser answers with `published` and a DeprecationWarning;
+    # `in` looks at the keys really there.
+    for key in (k for k in ("published", "updated") if k in entry):
+        when = _zoneless_to_utc(entry[key], zone) or _to_utc(entry.get(f"{key}_parsed"))
+        if when is not None and _MIN_YEAR <= when.year <= _MAX_YEAR:
+            return when
+    return None
 
 
 def _language(value: object) -> str | None:
@@ -90,7 +119,11 @@ def _synthetic_key(feed_url: str, title: str, text: str, guid: object) -> str:
 
 
 def _entry_to_item(
-    entry: Mapping[str, Any], feed_url: str, default_language: str | None, kind: str
+    entry: Mapping[str, Any],
+    feed_url: str,
+    default_language: str | None,
+    kind: str,
+    zone: ZoneInfo,
 ) -> ItemRecord:
     title = html_to_text(entry.get("title") or "")
     text = _entry_text(entry)
@@ -102,7 +135,7 @@ def _entry_to_item(
         key = canonical_url(url)
     else:
         url = key = _synthetic_key(feed_url, title, text, entry.get("id"))
-    published = _to_utc(entry.get("published_parsed")) or _to_utc(entry.get("updated_parsed"))
+    published = _entry_time(entry, zone)
     author = clean_text(entry.get("author") or "") or None
     meta: dict[str, Any] = {}
     guid = entry.get("id")
@@ -127,9 +160,18 @@ def _entry_to_item(
 
 
 def parse_feed(
-    content: bytes, url: str, content_type: str | None = None, *, kind: str = "news"
+    content: bytes,
+    url: str,
+    content_type: str | None = None,
+    *,
+    kind: str = "news",
+    timezone: str = "UTC",
 ) -> ParseResult:
-    """Parse RSS/Atom bytes into items; a malformed feed keeps what parses and says why in warnings."""
+    """Parse RSS/Atom bytes into items; a malformed feed keeps what parses and says why in warnings.
+
+    A date written without a zone is read as local time in ``timezone`` (an IANA name).
+    """
+    zone = ZoneInfo(timezone)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -168,7 +210,7 @@ def parse_feed(
     items: list[ItemRecord] = []
     for index, entry in enumerate(entries):
         try:
-            items.append(_entry_to_item(entry, url, default_language, kind))
+            items.append(_entry_to_item(entry, url, default_language, kind, zone))
         except Exception as exc:  # one odd entry must not cost the rest of the feed
             warnings.append(f"entry {index} skipped: {type(exc).__name__}: {exc}")
     if not items and not parsed.get("version"):
@@ -197,12 +239,16 @@ class RssAdapter:
         self, client: httpx.Client, spec: SourceSpec, validators: Validators, max_bytes: int
     ) -> Collected:
         """Conditionally fetch the feed and parse it; a 304 gives no items."""
-        result = fetch(client, spec.url, validators, max_bytes)
+        result = fetch(client, spec.url, validators, max_bytes, deadline=spec.total_timeout)
         if result.not_modified:
             return Collected(items=[], validators=result.validators, not_modified=True)
         options = self.validate_options(spec.options)
         parsed = parse_feed(
-            result.content, result.url, result.content_type, kind=options["item_kind"]
+            result.content,
+            result.url,
+            result.content_type,
+            kind=options["item_kind"],
+            timezone=spec.timezone,
         )
         items = parsed.items[: options["max_items"]] if options["max_items"] else parsed.items
         return Collected(items=items, warnings=parsed.warnings, validators=result.validators)
