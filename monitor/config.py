@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,6 +23,7 @@ from pydantic import (
 
 from crawlers.errors import UnknownKindError
 from crawlers.registry import get_adapter
+from monitor.storage.db import check_url
 
 DEFAULT_CONFIG = Path("config.yaml")
 # Environment variables that steer the loader or the tests rather than set a key.
@@ -39,6 +41,13 @@ def parse_duration(value: Any) -> Any:
             raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 1h30m)")
         d, h, m, s = (int(g or 0) for g in match.groups())
         return d * 86400 + h * 3600 + m * 60 + s
+    return value
+
+
+def _clock_time(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted 17:00 as the base-60 number 1020; give the user their time back.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}"
     return value
 
 
@@ -70,20 +79,26 @@ class SourceSettings(_Section):
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _check_kind_and_options(self) -> SourceSettings:
+    @model_validator(mode="before")
+    @classmethod
+    def _check_kind_and_options(cls, data: Any) -> Any:
+        # The adapter of the kind checks (and fills defaults into) the kind-specific options.
+        if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+            return data
         try:
-            adapter = get_adapter(self.kind)
+            adapter = get_adapter(data["kind"])
         except UnknownKindError as exc:
             raise ValueError(str(exc)) from None
-        object.__setattr__(self, "options", adapter.validate_options(self.options))
-        return self
+        options = data.get("options") or {}
+        if not isinstance(options, dict):
+            raise ValueError("options must be a mapping of option: value")
+        return {**data, "options": adapter.validate_options(options)}
 
 
 class DatabaseSettings(_Section):
     """Where items, cases and crawl history are stored."""
 
-    url: str = "sqlite:///data/monitor.db"
+    url: Annotated[str, AfterValidator(check_url)] = "sqlite:///data/monitor.db"
     echo: bool = False
 
 
@@ -95,6 +110,7 @@ class HttpSettings(_Section):
     )
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
+    total_timeout: float = Field(default=120.0, gt=0)
     max_bytes: int = Field(default=10_000_000, gt=0)
     max_redirects: int = Field(default=5, ge=0)
 
@@ -124,7 +140,9 @@ class DigestSettings(_Section):
     """The daily digest: filled by the digest issue."""
 
     enabled: bool = False
-    send_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "07:00"
+    send_at: Annotated[
+        str, BeforeValidator(_clock_time), Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    ] = "07:00"
 
 
 class WebSettings(_Section):

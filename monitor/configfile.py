@@ -75,6 +75,17 @@ def _env_target(model: type[BaseModel], rest: str) -> list[str] | None:
     return None
 
 
+def _env_value(raw: str) -> Any:
+    # Pydantic turns "30" or "false" into the field's type; YAML only for lists and mappings, so
+    # that "Bot: x" stays a string and "12:30" is not read as a base-60 number.
+    if raw.lstrip().startswith(("[", "{")):
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError:
+            return raw
+    return raw
+
+
 def _apply_env(data: dict[str, Any], env: Mapping[str, str], sources: dict[Loc, str]) -> None:
     for var, raw in sorted(env.items()):
         if not var.startswith("MONITOR_") or var.startswith(RESERVED_ENV):
@@ -89,10 +100,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], sources: dict[Loc, 
             child = node.get(key)
             node[key] = child = dict(child) if isinstance(child, dict) else {}
             node = child
-        try:
-            node[target[-1]] = yaml.safe_load(raw) if raw.strip() else raw
-        except yaml.YAMLError:
-            node[target[-1]] = raw
+        node[target[-1]] = _env_value(raw)
         sources[tuple(target)] = f"environment variable {var}"
 
 

@@ -142,7 +142,13 @@ def _crawl(app: App, source_id: str, force: bool) -> RunReport:
     report = RunReport(source_id, "running")
     try:
         adapter = get_adapter(settings.kind)
-        spec = SourceSpec(settings.id, settings.url, settings.options)
+        spec = SourceSpec(
+            settings.id,
+            settings.url,
+            settings.options,
+            timezone=app.settings.timezone,
+            total_timeout=app.settings.http.total_timeout,
+        )
         collected = adapter.collect(app.http, spec, state.validators, app.settings.http.max_bytes)
     except SourceError as exc:
         return _fail(app, run_id, report, exc, state.consecutive_failures + 1)

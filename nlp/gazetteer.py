@@ -40,10 +40,6 @@ class Gazetteer:
     new_province: str | None
     units: tuple[AdminUnit, ...]
 
-    def by_level(self, level: str, era: str | None = None) -> list[AdminUnit]:
-        """Units of one level (and optionally one era)."""
-        return [u for u in self.units if u.level == level and (era is None or u.era == era)]
-
 
 def short_name(full_name: str) -> str:
     """Drop the unit-type prefix: "Huyện Hải Hậu" -> "Hải Hậu"."""

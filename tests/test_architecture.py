@@ -53,16 +53,3 @@ def test_only_storage_imports_sqlalchemy() -> None:
         and any(i.split(".")[0] in ("sqlalchemy", "alembic") for i in _imports(p))
     ]
     assert offenders == []
-
-
-def test_packages_import_without_side_effects() -> None:
-    import importlib
-
-    for name in (
-        "monitor.cli",
-        "monitor.scheduler",
-        "crawlers.rss",
-        "nlp.keyword",
-        "monitor.storage.models",
-    ):
-        importlib.import_module(name)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,8 @@ def test_run_without_network_records_errors_keeps_running_and_stops_on_ctrl_c(
         env=env,
     )
     assert proc.stderr is not None
+    watchdog = threading.Timer(60, proc.kill)  # if the log never says so, fail instead of hanging
+    watchdog.start()
     failed: set[str] = set()
     for line in proc.stderr:
         for source in ("one", "two"):
@@ -133,6 +136,7 @@ def test_run_without_network_records_errors_keeps_running_and_stops_on_ctrl_c(
     assert proc.poll() is None, "the monitor exited after its sources failed"
     proc.send_signal(signal.SIGINT)
     out, rest = proc.communicate(timeout=60)
+    watchdog.cancel()
     assert proc.returncode == 0, rest
     assert "stopping" in rest
     status = runner.invoke(cli, ["--config", str(config), "sources", "list"])

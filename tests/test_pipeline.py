@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -202,3 +203,39 @@ def test_run_queued_before_ctrl_c_starts_nothing(make_app: AppFactory) -> None:
     app.stopping.set()
     assert crawl_source(app, "vne").status == "abandoned"
     assert _count(app, CrawlRun) == 0
+
+
+def test_sources_crawled_concurrently_all_store(
+    make_app: AppFactory, feed_server: FeedServer
+) -> None:
+    # The scheduler's worker threads write at the same time; on SQLite they must wait, not fail.
+    body = VNEXPRESS_FEED.read_bytes()
+    sources = []
+    for n in range(6):
+        feed_server.add(
+            f"/f{n}.rss", body.replace(b"vnexpress.net/", f"vnexpress.net/s{n}/".encode())
+        )
+        sources.append({"id": f"s{n}", "kind": "rss", "url": feed_server.url(f"/f{n}.rss")})
+    app = make_app(sources)
+
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda s: crawl_source(app, s["id"]), sources))
+
+    assert [(r.status, r.new) for r in reports] == [("ok", 25)] * 6
+    assert _count(app, Item) == 150
+
+
+def test_zoneless_feed_dates_are_read_in_the_configured_timezone(
+    make_app: AppFactory, feed_server: FeedServer
+) -> None:
+    feed_server.add(
+        "/f.rss",
+        b"""<rss version="2.0"><channel><title>t</title><item><title>Tin</title>
+        <link>https://baonamdinh.vn/a.html</link><pubDate>2025-07-01T08:00:00</pubDate>
+        </item></channel></rss>""",
+    )
+    app = make_app([{"id": "f", "kind": "rss", "url": feed_server.url("/f.rss")}])
+    crawl_source(app, "f")
+    with app.sessions() as session:
+        published = session.scalars(select(Item.published_at)).one()
+    assert published is not None and published.isoformat() == "2025-07-01T01:00:00+00:00"

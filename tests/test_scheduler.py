@@ -50,7 +50,7 @@ def test_serve_runs_every_source_then_stops_cleanly(
             app.stopping.set()
 
     scheduler.add_listener(_ran, EVENT_JOB_EXECUTED)
-    thread = threading.Thread(target=serve, args=(app, scheduler))
+    thread = threading.Thread(target=serve, args=(app, scheduler), daemon=True)
     thread.start()
     thread.join(timeout=60)
 

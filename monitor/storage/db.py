@@ -9,8 +9,8 @@ from typing import Any
 
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alembic import command
@@ -43,6 +43,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def check_url(url: str) -> str:
+    """Return ``url`` if it is a database URL whose driver is installed; ValueError says why not."""
+    try:
+        parsed = _with_driver(make_url(url))
+    except ArgumentError:
+        raise ValueError(
+            f"not a database URL: {url!r} (e.g. sqlite:///data/monitor.db, "
+            "postgresql+psycopg://user@host:5432/dbname)"
+        ) from None
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ValueError(f"no driver for {parsed.drivername!r} is installed ({exc})") from None
+    return url
+
+
+def _with_driver(parsed: URL) -> URL:
+    # psycopg 3 is the PostgreSQL driver this project installs; plain postgresql:// means it.
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> Engine:
     """Build an engine; SQLite files get their folder, WAL and a busy timeout. No connection yet."""
     try:
@@ -56,8 +79,7 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> E
         kwargs["connect_args"] = {"timeout": 30}
     elif schema is not None:
         kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    parsed = _with_driver(parsed)
     engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -66,7 +88,9 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> E
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front, so concurrent runs queue on the busy timeout; a
+    # deferred transaction that read first fails at once (SQLITE_BUSY) when it comes to write.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -94,8 +118,8 @@ def _run(engine: Engine, action: str, revision: str) -> None:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             getattr(command, action)(config, revision)
-    except OperationalError as exc:
-        raise StorageError(f"cannot reach the database: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot migrate the database: {exc}") from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

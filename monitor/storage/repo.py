@@ -38,7 +38,6 @@ class SourceState:
     """What a run needs to know about a source before it fetches."""
 
     id: str
-    enabled: bool
     validators: Validators
     consecutive_failures: int
     backoff_until: datetime | None
@@ -86,7 +85,6 @@ def source_state(session: Session, source_id: str) -> SourceState:
         raise KeyError(source_id)
     return SourceState(
         row.id,
-        row.enabled,
         Validators(row.etag, row.last_modified),
         row.consecutive_failures,
         row.backoff_until,
