@@ -23,7 +23,9 @@ from monitor.storage.db import make_engine
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
-VNEXPRESS_FEED = FIXTURES / "vnexpress-rss-tin-moi-nhat-2017-11-14.xml"
+VNEXPRESS_FEED = (
+    Path(__file__).parent / "fixtures" / "rss" / "vnexpress-rss-tin-moi-nhat-2017-11-14.xml"
+)
 PG_URL = os.environ.get("MONITOR_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 _ran_on: Counter[str] = Counter()

@@ -141,3 +141,28 @@ def test_run_without_network_records_errors_keeps_running_and_stops_on_ctrl_c(
     assert "stopping" in rest
     status = runner.invoke(cli, ["--config", str(config), "sources", "list"])
     assert status.output.count("error") >= 2
+
+
+def test_items_list_filters(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add(
+        "/f.rss",
+        """<rss version="2.0"><channel><title>t</title>
+        <item><title>Cháy chợ ở huyện Hải Hậu</title><link>https://a.vn/1</link>
+        <pubDate>Tue, 01 Jul 2025 08:00:00 +0700</pubDate></item>
+        <item><title>Lễ hội ở tỉnh Nam Định</title><link>https://a.vn/2</link>
+        <pubDate>Tue, 01 Jul 2025 09:00:00 +0700</pubDate></item>
+        <item><title>Giá vàng hôm nay</title><link>https://a.vn/3</link>
+        <pubDate>Tue, 01 Jul 2025 10:00:00 +0700</pubDate></item>
+        </channel></rss>""".encode(),
+    )
+    config = _config(tmp_path, f"  - {{id: f, kind: rss, url: '{feed_server.url('/f.rss')}'}}\n")
+    assert runner.invoke(cli, ["--config", str(config), "crawl", "--once"]).exit_code == 0
+
+    def titles(*args: str) -> list[str]:
+        out = runner.invoke(cli, ["--config", str(config), "items", "list", *args]).output
+        return [t for t in ("Cháy chợ", "Lễ hội", "Giá vàng") if t in out]
+
+    assert titles() == ["Cháy chợ", "Lễ hội", "Giá vàng"]
+    assert titles("--relevant") == ["Cháy chợ", "Lễ hội"]
+    assert titles("--severity", "alert") == ["Cháy chợ"]
+    assert titles("--since", "1h") == []

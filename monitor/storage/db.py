@@ -106,6 +106,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    if not (ALEMBIC_DIR / "env.py").is_file():
+        # alembic/ sits at the top of the repository (the owner's layout), outside the packages.
+        raise StorageError(
+            f"migrations not found in {ALEMBIC_DIR}: install from a checkout with `pip install -e .`"
+        )
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
