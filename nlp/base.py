@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 # Ordered from least to most urgent; cases open at the level the application is configured with.
-SEVERITIES: tuple[str, ...] = ("info", "notice", "alert", "critical")
+SEVERITIES: tuple[str, ...] = ("none", "watch", "alert", "critical")
 
 
 def severity_rank(severity: str) -> int:
@@ -33,7 +33,7 @@ class Analysis:
     model_version: str
     relevant: bool
     relevance_score: float
-    severity: str = "info"
+    severity: str = "none"
     places: list[Place] = field(default_factory=list)
     topic: str | None = None
     topic_scores: dict[str, float] = field(default_factory=dict)

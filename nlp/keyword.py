@@ -118,7 +118,7 @@ class KeywordAnalyser:
         places, score = self._places(body, fold(body))
         relevant = bool(places)
         reasons = [f"nhắc tới “{name}”" for name in dict.fromkeys(p.name for p in places)][:5]
-        severity = "notice" if relevant else "info"
+        severity = "watch" if relevant else "none"
         if relevant:
             for level, pattern in (("critical", self._critical_re), ("alert", self._alert_re)):
                 hits = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.bench import main
+from bench.__main__ import main
 
 
 def test_ingest_benchmark_runs_and_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""Benchmarks that print figures: ``python -m monitor.bench ingest [--feeds 200] [--entries 50]``.
+"""Ingest benchmark: ``python -m bench ingest [--feeds 200] [--entries 50]``.
 
 ``ingest`` serves synthetic Vietnamese RSS feeds from 127.0.0.1, crawls every source once through
 the whole pipeline (fetch -> parse -> store -> analyse -> cases) into a fresh SQLite file, and
@@ -394,6 +394,13 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _workers(text: str) -> int:
+    value = _positive(text)
+    if value > 64:
+        raise argparse.ArgumentTypeError("at most 64 (scheduler.max_workers)")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -401,12 +408,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line: one subcommand per benchmark."""
-    parser = argparse.ArgumentParser(
-        prog="python -m monitor.bench", description=__doc__.split("\n")[0]
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_command(commands: Any) -> None:
+    """Register ``ingest`` on the benchmark command line's subcommands."""
     ingest = commands.add_parser(
         "ingest", help="Crawl synthetic RSS feeds from 127.0.0.1 end to end."
     )
@@ -414,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--entries", type=_positive, default=50, help="Entries per feed (50).")
     ingest.add_argument(
         "--workers",
-        type=_positive,
+        type=_workers,
         default=1,
         help="Crawl with this many threads, as the CLI does (1).",
     )
@@ -435,17 +438,3 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile-top", type=_positive, default=25, help="Rows of the profile (25)."
     )
     ingest.set_defaults(func=run_ingest)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark named on the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    if args.workers > 64:
-        build_parser().error("--workers: at most 64 (scheduler.max_workers)")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

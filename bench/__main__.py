@@ -1,0 +1,24 @@
+"""``python -m bench NAME``: run one benchmark and print its figures."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bench import ingest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark named on the command line; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    ingest.add_command(commands)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
