@@ -46,12 +46,14 @@ def _backoff(app: App, failures: int, exc: SourceError) -> datetime:
     return utcnow() + timedelta(seconds=min(delay, cfg.max_backoff))
 
 
-def _analyse(app: App, items: list[tuple[int, str, str]]) -> tuple[list[tuple[int, Analysis]], int]:
+def _analyse(
+    app: App, items: list[tuple[int, str, str, str]]
+) -> tuple[list[tuple[int, Analysis]], int]:
     results: list[tuple[int, Analysis]] = []
     errors = 0
-    for item_id, title, text in items:
+    for item_id, title, text, kind in items:
         try:
-            results.append((item_id, app.analyser.analyse(title, text)))
+            results.append((item_id, app.analyser.analyse(title, text, kind)))
         except Exception:  # the item stays stored; the next run of its source tries again
             logger.exception("analysis of item %d failed", item_id)
             errors += 1
@@ -64,7 +66,7 @@ def _store(app: App, run_id: int, source_id: str, collected: Collected, report: 
         # Items an earlier run stored but could not analyse get another chance first.
         pending = repo.unanalysed(session, source_id, limit=200)
         ingested = repo.ingest(session, source_id, collected.items)
-        todo = [(i, r.title, r.text) for i, r in [*ingested.new, *ingested.updated]]
+        todo = [(i, r.title, r.text, r.kind) for i, r in [*ingested.new, *ingested.updated]]
         analyses, report.errors = _analyse(app, [*pending, *todo])
         repo.save_analyses(session, analyses)
         for item_id, analysis in analyses:

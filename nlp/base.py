@@ -47,6 +47,6 @@ class Analyser(Protocol):
 
     version: str
 
-    def analyse(self, title: str, text: str) -> Analysis:
-        """Analyse one item."""
+    def analyse(self, title: str, text: str, kind: str = "news") -> Analysis:
+        """Analyse one item (``kind``: news, social, forum or manual)."""
         ...

@@ -112,7 +112,7 @@ class KeywordAnalyser:
             )
         return places, score
 
-    def analyse(self, title: str, text: str) -> Analysis:
+    def analyse(self, title: str, text: str, kind: str = "news") -> Analysis:
         """Find the province's names; rank severity by alarm words if the item is relevant."""
         body = f"{title}\n{text}"
         places, score = self._places(body, fold(body))

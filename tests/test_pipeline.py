@@ -163,11 +163,11 @@ class _FlakyAnalyser:
     def __init__(self, inner: Any, failures: int) -> None:
         self.inner, self.failures, self.version = inner, failures, inner.version
 
-    def analyse(self, title: str, text: str) -> Any:
+    def analyse(self, title: str, text: str, kind: str = "news") -> Any:
         if self.failures > 0:
             self.failures -= 1
             raise RuntimeError("model crashed")
-        return self.inner.analyse(title, text)
+        return self.inner.analyse(title, text, kind)
 
 
 def test_item_whose_analysis_failed_is_analysed_on_the_next_run(

@@ -235,16 +235,16 @@ def ingest(session: Session, source_id: str, records: Iterable[ItemRecord]) -> I
     return result
 
 
-def unanalysed(session: Session, source_id: str, limit: int) -> list[tuple[int, str, str]]:
-    """(id, title, text) of a source's items that have no analysis yet (its analysis failed)."""
+def unanalysed(session: Session, source_id: str, limit: int) -> list[tuple[int, str, str, str]]:
+    """(id, title, text, kind) of a source's items with no analysis yet (their analysis failed)."""
     stmt = (
-        select(Item.id, Item.title, Item.text)
+        select(Item.id, Item.title, Item.text, Item.kind)
         .outerjoin(Analysis, Analysis.item_id == Item.id)
         .where(Item.source_id == source_id, Analysis.id.is_(None))
         .order_by(Item.id)
         .limit(limit)
     )
-    return [(i, title, text) for i, title, text in session.execute(stmt)]
+    return [(i, title, text, kind) for i, title, text, kind in session.execute(stmt)]
 
 
 def save_analyses(session: Session, results: Sequence[tuple[int, AnalysisResult]]) -> None:
