@@ -18,7 +18,8 @@ from rich.logging import RichHandler
 from rich.progress import Progress
 from rich.table import Table
 
-from monitor.bootstrap import App, build_app, sync_sources
+from monitor.analyze import analyse_lines
+from monitor.bootstrap import App, build_analyser, build_app, sync_sources
 from monitor.config import Settings, parse_duration
 from monitor.configfile import config_path, load_settings
 from monitor.errors import ConfigError, StorageError
@@ -269,6 +270,40 @@ def items_list(
         )
     console.print(table)
     app.close()
+
+
+@cli.command()
+def analyze(
+    ctx: typer.Context,
+    input: Annotated[
+        str, typer.Option("--input", "-i", help="JSON Lines file, or - for stdin.")
+    ] = "-",
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Where to write, or - for stdout.")
+    ] = "-",
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Worker processes (default: analysis.workers)."),
+    ] = None,
+) -> None:
+    """Analyse JSON Lines {id, title?, text, url?, kind?}: one result or error line per input, in order."""
+    settings = _settings(ctx)
+    try:
+        analyser = build_analyser(settings)
+        analyser.analyse("", "")  # load the models once, before worker processes share them
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    try:
+        source = sys.stdin if input == "-" else open(input, encoding="utf-8", errors="replace")  # noqa: SIM115
+    except OSError as exc:
+        _fail(f"--input: {exc}", 2)
+    try:
+        target = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        _fail(f"--output: {exc}", 2)
+    with source, target:
+        for line in analyse_lines(analyser, source, workers or settings.analysis.workers):
+            target.write(line + "\n")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from pydantic import (
 from crawlers.errors import UnknownKindError
 from crawlers.registry import get_adapter
 from monitor.storage.db import check_url
+from nlp.severity import DEFAULT_LEXICON, DEFAULT_TOPIC_RISK, DEFAULT_VIRAL, SeverityConfig
 
 DEFAULT_CONFIG = Path("config.yaml")
 # Environment variables that steer the loader or the tests rather than set a key.
@@ -130,6 +131,64 @@ class AlertsSettings(_Section):
     case_severity: Literal["alert", "critical"] = "alert"
 
 
+DEFAULT_TOPICS: dict[str, str] = {
+    "policy_governance": "Chính sách, pháp luật, chỉ đạo điều hành",
+    "administrative_reform": "Sắp xếp đơn vị hành chính, bộ máy, nhân sự",
+    "economy_investment": "Kinh tế, đầu tư",
+    "infrastructure_transport": "Hạ tầng, giao thông",
+    "land_planning": "Đất đai, quy hoạch, giải phóng mặt bằng",
+    "agriculture_fisheries": "Nông nghiệp, thủy sản",
+    "environment_disaster": "Môi trường, thiên tai, đê điều",
+    "health": "Y tế, dịch bệnh, an toàn thực phẩm",
+    "education": "Giáo dục",
+    "public_order": "An ninh trật tự, tai nạn, cháy nổ",
+    "corruption_misconduct": "Tham nhũng, tiêu cực, sai phạm cán bộ",
+    "social_welfare": "An sinh xã hội, lao động, việc làm",
+    "culture_society": "Văn hóa, xã hội, du lịch, thể thao",
+    "digital_telecom": "Chuyển đổi số, viễn thông",
+    "other": "Khác",
+}
+_LEVELS = ("watch", "alert", "critical")
+_SEVERITY = SeverityConfig()
+
+
+class AnalysisSettings(_Section):
+    """Which analyser reads the items."""
+
+    analyser: Literal["nlp", "keyword"] = "nlp"
+    workers: int = Field(default=1, ge=1, le=64)
+
+
+class SeveritySettings(_Section):
+    """How relevance, alarm words, topic risk, tone and source kind make a severity."""
+
+    thresholds: dict[str, float] = Field(default_factory=lambda: dict(_SEVERITY.thresholds))
+    term_weights: dict[str, float] = Field(default_factory=lambda: dict(_SEVERITY.term_weights))
+    extra_term: float = Field(default=_SEVERITY.extra_term, ge=0)
+    topic_weight: float = Field(default=_SEVERITY.topic_weight, ge=0)
+    negative_weight: float = Field(default=_SEVERITY.negative_weight, ge=0)
+    viral_weight: float = Field(default=_SEVERITY.viral_weight, ge=0)
+    kind_weights: dict[str, float] = Field(default_factory=lambda: dict(_SEVERITY.kind_weights))
+    topic_risk: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TOPIC_RISK))
+    lexicon: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {k: tuple(v) for k, v in DEFAULT_LEXICON.items()}
+    )
+    viral: tuple[str, ...] = DEFAULT_VIRAL
+
+    @field_validator("thresholds", "term_weights", "lexicon")
+    @classmethod
+    def _three_levels(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if set(value) != set(_LEVELS):
+            raise ValueError(
+                f"needs exactly the levels {', '.join(_LEVELS)}, got {', '.join(value)}"
+            )
+        return value
+
+    def to_config(self) -> SeverityConfig:
+        """The severity model's configuration."""
+        return SeverityConfig(**self.model_dump())
+
+
 class NotifySettings(_Section):
     """Notification channels (email, Telegram, Zalo OA, webhook): filled by the cases issue."""
 
@@ -162,6 +221,9 @@ class Settings(_Section):
     http: HttpSettings = HttpSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     alerts: AlertsSettings = AlertsSettings()
+    analysis: AnalysisSettings = AnalysisSettings()
+    topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
+    severity: SeveritySettings = SeveritySettings()
     notify: NotifySettings = NotifySettings()
     digest: DigestSettings = DigestSettings()
     web: WebSettings = WebSettings()
