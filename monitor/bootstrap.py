@@ -16,7 +16,11 @@ from monitor.storage.db import Engine, Sessions
 from monitor.storage.models import utcnow
 from nlp.base import Analyser
 from nlp.gazetteer import known_provinces, load_gazetteer
+from nlp.analyser import NlpAnalyser
+from nlp.classify import Classifier
 from nlp.keyword import KeywordAnalyser
+from nlp.places import PlaceMatcher
+from nlp.severity import SeverityModel
 
 logger = logging.getLogger(__name__)
 # Longer than any run can take (timeouts bound each fetch), so an older 'running' run is left over.
@@ -55,7 +59,7 @@ def build_http_client(
 
 
 def build_analyser(settings: Settings) -> Analyser:
-    """The analyser for the configured province (the keyword stand-in until models ship)."""
+    """The analyser for the configured province: the trained models, or the keyword stand-in."""
     province = settings.province
     try:
         gazetteer = load_gazetteer(province.name)
@@ -64,7 +68,16 @@ def build_analyser(settings: Settings) -> Analyser:
             f"province.name: {province.name!r} is not a province in underthesea's address data; "
             f"known: {', '.join(known_provinces())}"
         ) from None
-    return KeywordAnalyser(gazetteer, province.aliases, province.landmarks, province.keywords)
+    if settings.analysis.analyser == "keyword":
+        return KeywordAnalyser(gazetteer, province.aliases, province.landmarks, province.keywords)
+    places = PlaceMatcher(gazetteer, province.aliases, province.landmarks, province.keywords)
+    return NlpAnalyser(
+        places,
+        Classifier.shipped("topic"),
+        Classifier.shipped("sentiment"),
+        SeverityModel(settings.severity.to_config()),
+        settings.topics,
+    )
 
 
 def build_app(

@@ -23,6 +23,7 @@ from monitor.bootstrap import App, build_analyser, build_app, sync_sources
 from monitor.config import Settings, parse_duration
 from monitor.configfile import config_path, load_settings
 from monitor.errors import ConfigError, StorageError
+from monitor.nlp_cli import nlp_cli
 from monitor.pipeline import RunReport, crawl_source
 from monitor.scheduler import serve
 from monitor.storage import db, queries
@@ -42,6 +43,7 @@ items_cli = typer.Typer(no_args_is_help=True, help="Collected items.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(sources_cli, name="sources")
 cli.add_typer(items_cli, name="items")
+cli.add_typer(nlp_cli, name="nlp")
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -29,7 +29,9 @@ class Prepared:
 
     text: str
     sentences: list[str]
-    words: str  # lower-case, words joined by spaces, syllables of a word by "_" ("tai_nạn giao_thông")
+    words: (
+        str  # lower-case, words joined by spaces, syllables of a word by "_" ("tai_nạn giao_thông")
+    )
 
 
 def normalize(text: str) -> str:

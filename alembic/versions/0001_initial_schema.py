@@ -106,7 +106,7 @@ def upgrade() -> None:
         "analyses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
-        sa.Column("model_version", sa.String(length=64), nullable=False),
+        sa.Column("model_version", sa.String(length=128), nullable=False),
         sa.Column("relevant", sa.Boolean(), nullable=False),
         sa.Column("relevance_score", sa.Double(), nullable=False),
         sa.Column(

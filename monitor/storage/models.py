@@ -123,7 +123,7 @@ class Analysis(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
-    model_version: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(128))
     relevant: Mapped[bool] = mapped_column(index=True)
     relevance_score: Mapped[float]
     places: Mapped[list[Any]] = mapped_column(default=list)

@@ -1,0 +1,196 @@
+"""``monitor nlp train`` / ``monitor nlp eval``: rebuild and measure the shipped classifiers.
+
+Exit codes as for every ``monitor`` command: 0 ok, 1 failure, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, TaskID
+from rich.table import Table
+
+from nlp.classify import MODELS_DIR, ModelError
+from nlp.training import (
+    EXAMPLES_DIR,
+    RECIPES,
+    TARGETS,
+    Metrics,
+    Paths,
+    TrainingError,
+    evaluate,
+    train,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+DEFAULT_CACHE = REPO / "data" / "cache"
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+
+logger = logging.getLogger(__name__)
+# wide enough for a 15-label confusion matrix when the output goes to a file or a pipe
+console = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True)
+nlp_cli = typer.Typer(
+    no_args_is_help=True, help="Train and measure the topic and sentiment classifiers."
+)
+
+TaskOption = Annotated[
+    str, typer.Option("--task", "-t", help=f"{' | '.join(RECIPES)} | all", show_default=True)
+]
+DataOption = Annotated[
+    Path, typer.Option("--data", help="Directory of the labelled corpora (*.jsonl.gz).")
+]
+ModelsOption = Annotated[
+    Path, typer.Option("--models", help="Directory holding <task>/model.bin and manifest.json.")
+]
+ExamplesOption = Annotated[
+    Path, typer.Option("--examples", help="Directory of the domain example files.")
+]
+CacheOption = Annotated[
+    Path, typer.Option("--cache", help="Where segmented texts are cached between runs.")
+]
+WorkersOption = Annotated[
+    int, typer.Option("--workers", "-w", min=1, help="Processes segmenting texts.")
+]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _tasks(task: str) -> list[str]:
+    if task == "all":
+        return list(RECIPES)
+    if task not in RECIPES:
+        _fail(f"--task must be one of {', '.join(RECIPES)}, all (got {task!r})", 2)
+    return [task]
+
+
+def _paths(data: Path, models: Path, examples: Path, cache: Path) -> Paths:
+    if not data.is_dir():
+        _fail(f"--data {data}: no such directory", 2)
+    return Paths(data_dir=data, models_dir=models, examples_dir=examples, cache_dir=cache)
+
+
+def _short(label: str) -> str:
+    """policy_governance -> pol_gov: keeps a 15-column confusion matrix readable."""
+    return "_".join(part[:3] for part in label.split("_"))
+
+
+def print_metrics(metrics: Metrics) -> None:
+    """Per-label precision/recall/F1 and the confusion matrix of one split."""
+    console.print(
+        f"\n[bold]{metrics.split}[/bold]: n={metrics.n}, accuracy {metrics.accuracy:.3f}, "
+        f"macro-F1 {metrics.macro_f1:.3f}"
+    )
+    table = Table("label", "precision", "recall", "F1", "support")
+    for label, m in metrics.per_label.items():
+        table.add_row(
+            label,
+            f"{m['precision']:.3f}",
+            f"{m['recall']:.3f}",
+            f"{m['f1']:.3f}",
+            f"{m['support']:.0f}",
+        )
+    console.print(table)
+    predicted = sorted(
+        {p for row in metrics.confusion.values() for p in row} | set(metrics.confusion)
+    )
+    matrix = Table(
+        "gold \\ predicted", *map(_short, predicted), title="confusion matrix", title_justify="left"
+    )
+    for gold, row in metrics.confusion.items():
+        matrix.add_row(_short(gold), *(str(row[p]) if row.get(p) else "." for p in predicted))
+    console.print(matrix)
+    if metrics.note:
+        console.print(f"note: {metrics.note}")
+
+
+def print_summary(results: list[tuple[str, Metrics]]) -> None:
+    """One line per task and split, with the issue's target where there is one."""
+    table = Table("task", "split", "n", "accuracy", "macro-F1", "target", title="summary")
+    for task, m in results:
+        target = TARGETS.get((task, m.split))
+        verdict = (
+            ""
+            if target is None
+            else f"{target:.2f} " + ("met" if m.macro_f1 >= target else "NOT met")
+        )
+        table.add_row(task, m.split, str(m.n), f"{m.accuracy:.3f}", f"{m.macro_f1:.3f}", verdict)
+    console.print()
+    console.print(table)
+
+
+class _Bar:
+    """A progress callback for segmentation, shown on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress, self.tasks = progress, dict[str, TaskID]()
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if what not in self.tasks:
+            self.tasks[what] = self.progress.add_task(what, total=total)
+        self.progress.update(self.tasks[what], completed=done)
+
+
+@nlp_cli.command("train")
+def train_command(
+    task: TaskOption = "all",
+    data: DataOption = DEFAULT_DATA,
+    models: ModelsOption = MODELS_DIR,
+    examples: ExamplesOption = EXAMPLES_DIR,
+    cache: CacheOption = DEFAULT_CACHE,
+    workers: WorkersOption = DEFAULT_WORKERS,
+) -> None:
+    """Rebuild the models from the corpora and domain examples; print their test metrics."""
+    paths = _paths(data, models, examples, cache)
+    summary: list[tuple[str, Metrics]] = []
+    for name in _tasks(task):
+        try:
+            with Progress(console=err, transient=True) as progress:
+                result = train(name, paths, workers=workers, progress=_Bar(progress))
+        except (TrainingError, ModelError, OSError) as exc:
+            _fail(f"{name}: {exc}", 1)
+        manifest = result.manifest
+        console.print(
+            f"[bold]{name}[/bold]: {manifest['version']}, {manifest['examples']['total_with_repeats']} "
+            f"training examples, model {manifest['model_bytes'] / 1e6:.1f} MB, "
+            f"{result.seconds:.0f} s -> {models / name}"
+        )
+        for metrics in result.metrics:
+            print_metrics(metrics)
+            summary.append((name, metrics))
+    print_summary(summary)
+
+
+@nlp_cli.command("eval")
+def eval_command(
+    task: TaskOption = "all",
+    data: DataOption = DEFAULT_DATA,
+    models: ModelsOption = MODELS_DIR,
+    examples: ExamplesOption = EXAMPLES_DIR,
+    cache: CacheOption = DEFAULT_CACHE,
+    workers: WorkersOption = DEFAULT_WORKERS,
+) -> None:
+    """Measure the models on test splits they never saw: per-label P/R/F1 and confusion."""
+    paths = _paths(data, models, examples, cache)
+    summary: list[tuple[str, Metrics]] = []
+    for name in _tasks(task):
+        try:
+            with Progress(console=err, transient=True) as progress:
+                version, results = evaluate(name, paths, workers=workers, progress=_Bar(progress))
+        except (TrainingError, ModelError, OSError) as exc:
+            _fail(f"{name}: {exc}", 1)
+        console.print(f"\n[bold]{name}[/bold]: {version} ({models / name})")
+        for metrics in results:
+            print_metrics(metrics)
+            summary.append((name, metrics))
+    print_summary(summary)

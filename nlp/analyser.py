@@ -1,0 +1,65 @@
+"""The full analyser: relevance and places, topic, sentiment and severity, with reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from nlp.base import Analysis
+from nlp.places import PlaceMatcher
+from nlp.severity import SeverityModel
+from nlp.text import prepare
+
+
+class TextModel(Protocol):
+    """A trained classifier over segmented words: the primary label and a score for every label."""
+
+    version: str
+
+    def predict(self, words: str) -> tuple[str, dict[str, float]]:
+        """Classify one prepared text."""
+        ...
+
+
+class NlpAnalyser:
+    """Prepares each item once, then runs every step on it."""
+
+    def __init__(
+        self,
+        places: PlaceMatcher,
+        topic: TextModel,
+        sentiment: TextModel,
+        severity: SeverityModel,
+        topic_names: Mapping[str, str] | None = None,
+    ) -> None:
+        self.places, self.topic, self.sentiment, self.severity = places, topic, sentiment, severity
+        self.topic_names = dict(topic_names or {})
+        self.version = f"{topic.version}+{sentiment.version}"
+
+    def analyse(self, title: str, text: str, kind: str = "news") -> Analysis:
+        """Analyse one item (title and text as collected, kind news/social/forum/manual)."""
+        relevance = self.places.match(title, text)
+        prepared = prepare(title, text)
+        topic, topic_scores = self.topic.predict(prepared.words)
+        sentiment, sentiment_scores = self.sentiment.predict(prepared.words)
+        verdict = self.severity.assess(
+            prepared.text,
+            relevant=relevance.relevant,
+            topic=topic,
+            topic_confidence=topic_scores.get(topic, 0.0),
+            negative=sentiment_scores.get("negative", 0.0),
+            kind=kind,
+            topic_label=self.topic_names.get(topic),
+        )
+        return Analysis(
+            model_version=self.version,
+            relevant=relevance.relevant,
+            relevance_score=round(relevance.score, 3),
+            severity=verdict.level,
+            places=relevance.places,
+            topic=topic,
+            topic_scores={k: round(v, 4) for k, v in topic_scores.items()},
+            sentiment=sentiment,
+            sentiment_score=round(sentiment_scores.get(sentiment, 0.0), 4),
+            reasons=[*relevance.reasons, *verdict.reasons],
+        )
