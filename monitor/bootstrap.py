@@ -14,10 +14,10 @@ from monitor.errors import ConfigError
 from monitor.storage import db, repo
 from monitor.storage.db import Engine, Sessions
 from monitor.storage.models import utcnow
-from nlp.base import Analyser
-from nlp.gazetteer import known_provinces, load_gazetteer
 from nlp.analyser import NlpAnalyser
+from nlp.base import Analyser
 from nlp.classify import Classifier
+from nlp.gazetteer import known_provinces, load_gazetteer
 from nlp.keyword import KeywordAnalyser
 from nlp.places import PlaceMatcher
 from nlp.severity import SeverityModel

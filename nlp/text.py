@@ -29,9 +29,8 @@ class Prepared:
 
     text: str
     sentences: list[str]
-    words: (
-        str  # lower-case, words joined by spaces, syllables of a word by "_" ("tai_nạn giao_thông")
-    )
+    # lower-case, words joined by spaces, the syllables of a word by "_" ("tai_nạn giao_thông")
+    words: str
 
 
 def normalize(text: str) -> str:
