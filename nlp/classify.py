@@ -30,6 +30,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import mul
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,19 @@ def expand(words: str) -> str:
     return f"{words} {words.replace('_', ' ')}" if "_" in words else words
 
 
+@lru_cache(maxsize=8)
+def ngram_counts(text: str, ngram_range: tuple[int, int], min_token_length: int) -> Counter[str]:
+    """Counts of the word n-grams of ``text`` (cached: the topic and sentiment models share them)."""
+    tokens = [t for t in text.lower().split() if len(t) >= min_token_length]
+    counts: Counter[str] = Counter()
+    low, high = ngram_range
+    for n in range(low, high + 1):
+        counts.update(
+            tokens if n == 1 else (" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        )
+    return counts
+
+
 @dataclass(frozen=True, slots=True)
 class LinearModel:
     """TF-IDF features and one weight vector per label."""
@@ -66,16 +80,8 @@ class LinearModel:
 
     def features(self, text: str) -> tuple[list[int], list[float]]:
         """Indices and L2-normalised TF-IDF values of the known n-grams of ``text``."""
-        tokens = [t for t in text.lower().split() if len(t) >= self.min_token_length]
-        counts: Counter[int] = Counter()
-        low, high = self.ngram_range
-        for n in range(low, high + 1):
-            grams = (
-                tokens
-                if n == 1
-                else (" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-            )
-            counts.update(i for i in map(self.vocab.get, grams) if i is not None)
+        grams = ngram_counts(text, self.ngram_range, self.min_token_length)
+        counts = {i: n for g, n in grams.items() if (i := self.vocab.get(g)) is not None}
         index = list(counts)
         values = [counts[i] * self.idf[i] for i in index]
         norm = math.sqrt(sum(v * v for v in values)) or 1.0
