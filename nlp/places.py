@@ -26,31 +26,32 @@ against the text as written and weighed (evidence adds up as 1 - prod(1 - weight
   ("Hà Nội, Hải Phòng, Nam Định, Thanh Hóa ..."), or in a table row, weighs little.
 - The title weighs most, then the opening ``LEAD`` characters of the body and any sentence that
   opens with the place, then the rest: one passing mention deep in an article is not enough.
+
+The names and what each can mean are built by ``nlp.placenames``; the places' descriptions and
+the Vietnamese reasons are written by ``nlp.placereasons``.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from nlp.base import Place
-from nlp.gazetteer import (
-    AdminUnit,
-    Gazetteer,
-    accent_key,
-    everyday_words,
-    known_provinces,
-    load_neighbours,
-    name_sharing,
-    province_spellings,
-    short_name,
-)
+from nlp.gazetteer import Gazetteer, accent_key, load_neighbours, short_name
 from nlp.normalize import fold
+from nlp.placenames import (
+    CONFIG_KINDS,
+    PREFIXES,
+    UNIT_KINDS,
+    Hit,
+    Sense,
+    build_senses,
+    compile_names,
+)
+from nlp.placereasons import PlaceReasons
 
 THRESHOLD = 0.5  # relevant from this score on
 WINDOW = 300  # characters around a shared name in which support counts
@@ -72,23 +73,6 @@ _BODY = 0.5  # and one further down less again: a single passing mention is not 
 _PLAIN = 0.8  # written without diacritics
 _LISTED = 0.15  # in a list of provinces or a table row
 
-_PREFIXES = {
-    "tinh": ("province", "tỉnh"),
-    "thanh pho": ("city", "thành phố"),
-    "tp": ("city", ""),
-    "huyen": ("district", "huyện"),
-    "quan": ("district", "quận"),
-    "thi xa": ("district", "thị xã"),
-    "h": ("district", ""),
-    "xa": ("ward", "xã"),
-    "phuong": ("ward", "phường"),
-    "thi tran": ("ward", "thị trấn"),
-    "dac khu": ("ward", "đặc khu"),
-    "tt": ("ward", ""),
-    "x": ("ward", ""),
-    "p": ("ward", ""),
-}
-_PREFIX_RE = r"(?:tinh|thanh pho|huyen|quan|thi xa|thi tran|xa|phuong|dac khu)\s+|(?:tp|tt)\b\.?\s*|[hxp]\.\s*"
 # A commune name right after these words is a person, a street or a firm, not the commune.
 _NOT_A_PLACE = frozenset(
     "ông bà anh chị em cháu cụ cô chú bác thầy cậu bé vệ môn hlv sĩ thủ "  # noqa: SIM905
@@ -133,26 +117,6 @@ class Relevance:
     reasons: list[str]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Sense:
-    """One thing a folded name can mean."""
-
-    kind: str  # own | alias | landmark | keyword | unit | parent | other | neighbour
-    name: str  # as written officially or in the configuration
-    accents: str  # accent_key(name)
-    syllables: int
-    district: AdminUnit | None = None
-    ward: AdminUnit | None = None  # the new ward of this name
-    old_wards: tuple[AdminUnit, ...] = ()
-    # (level class district|ward|any, accents exact) -> other provinces using the name
-    shared: Mapping[tuple[str, bool], tuple[str, ...]] = field(default_factory=dict)
-    common: bool = False  # also an everyday word
-    near_neighbours: bool = False  # the name is also used in another part of the new province
-    districts: frozenset[str] = frozenset()  # folded names of the old districts it belonged to
-    inside: bool = False  # another province that is part of the same new province
-    origin: str = ""  # neighbour units: their old province
-
-
 class _Text:
     """The text being matched (NFC and folded), with facts about its writing worked out on demand."""
 
@@ -178,23 +142,6 @@ class _Text:
         return self._accented
 
 
-@dataclass(slots=True)
-class _Hit:
-    start: int
-    end: int
-    sense: _Sense
-    level: str  # province | city | district | ward | alias | landmark | keyword
-    prefixed: bool
-    exact: bool
-    title: bool
-    lead: bool
-    top: bool  # in the title, or opening a text that has none (a social post)
-    listed: bool = False
-    status: str = "weak"  # strong | weak | supported | dropped
-    why: str = ""
-    old_ward: AdminUnit | None = None  # of two old communes of one name, the one meant
-
-
 class PlaceMatcher:
     """Decides whether a text is about one province and lists the places of it that it names."""
 
@@ -212,78 +159,20 @@ class PlaceMatcher:
         self.threshold = threshold
         own = {gazetteer.province, *gazetteer.merged_from}
         self._parent = gazetteer.new_province if gazetteer.new_province not in own else None
-        self._new_name = gazetteer.new_province or gazetteer.province
         neighbours = load_neighbours(gazetteer, mapping_path)
         self._neighbour_provinces = set(neighbours.provinces)
-        senses: dict[str, list[_Sense]] = defaultdict(list)
-        for sense in self._unit_senses(gazetteer, own, mapping_path):
-            senses[_key(sense.name)].append(sense)
-        for kind, terms in (("alias", aliases), ("landmark", landmarks), ("keyword", keywords)):
-            for term in terms:
-                if term.strip():
-                    senses[_key(term)].append(_sense(kind, term.strip()))
-        self._add_provinces(senses, own, mapping_path)
-        # A neighbour's name counts unless the province has a unit of that name and level
-        taken = {(s.accents, u.level) for g in senses.values() for s in g for u in _units(s)}
-        for unit in neighbours.units:
-            if (accent_key(unit.name), unit.level) not in taken:
-                origin = unit.province or ""
-                senses[_key(unit.name)].append(
-                    _sense("neighbour", unit.name, district=unit, origin=origin)
-                    if unit.level == "district"
-                    else _sense("neighbour", unit.name, ward=unit, origin=origin)
-                )
-        self._senses = {k: tuple(v) for k, v in senses.items()}
-        news: dict[str, list[str]] = defaultdict(list)
-        for unit in gazetteer.units:
-            if unit.parent and unit.new_unit and unit.new_unit not in news[unit.parent]:
-                news[unit.parent].append(unit.new_unit)
-        self._district_news = {district: ", ".join(wards) for district, wards in news.items()}
-        self._regex = _compile(self._senses)
-
-    # -- building -------------------------------------------------------------------------------
-
-    def _unit_senses(
-        self, gazetteer: Gazetteer, own: set[str], mapping_path: Path | None
-    ) -> list[_Sense]:
-        groups: dict[str, list[AdminUnit]] = defaultdict(list)
-        for unit in gazetteer.units:
-            if unit.name and unit.level != "province":
-                groups[accent_key(unit.name)].append(unit)
-        common = everyday_words(u[0].name for u in groups.values())
-        sharing = name_sharing(gazetteer, mapping_path)
-        own_keys = {accent_key(name) for name in own}
-        result = [_sense("own", name) for name in own if accent_key(name) not in groups]
-        for key, units in groups.items():
-            ward = next((u for u in units if u.level == "ward" and u.era == "new"), None)
-            olds = tuple(u for u in units if u.level == "ward" and u.era == "old")
-            districts = [u.parent for u in olds if u.parent]
-            districts += [old.split(", ")[1] for old in _formed(ward)]
-            result.append(
-                _sense(
-                    "own" if key in own_keys else "unit",
-                    units[0].name,
-                    district=next((u for u in units if u.level == "district"), None),
-                    ward=ward,
-                    old_wards=olds,
-                    shared=sharing[key].provinces,
-                    common=key in common,
-                    near_neighbours=sharing[key].neighbours,
-                    districts=frozenset(fold(short_name(d)) for d in districts),
-                )
-            )
-        return result
-
-    def _add_provinces(
-        self, senses: dict[str, list[_Sense]], own: set[str], mapping_path: Path | None
-    ) -> None:
-        for name in known_provinces(mapping_path):
-            if name in own:
-                continue
-            kind = "parent" if name == self._parent else "other"
-            inside = name in self._neighbour_provinces
-            for form in (name, *province_spellings(name)):
-                senses[_key(form)].append(_sense(kind, form, inside=inside, origin=name))
+        self._senses = build_senses(
+            gazetteer,
+            aliases,
+            landmarks,
+            keywords,
+            own=own,
+            parent=self._parent,
+            neighbours=neighbours,
+            mapping_path=mapping_path,
+        )
+        self._report = PlaceReasons(gazetteer, self._neighbour_provinces)
+        self._regex = compile_names(self._senses)
 
     # -- matching -------------------------------------------------------------------------------
 
@@ -316,9 +205,11 @@ class PlaceMatcher:
         score = round(1.0 - score, 3)
         relevant = score >= self.threshold
         places = [self._place(h, doc.offsets) for h in counted]
-        return Relevance(relevant, score, places, self._reasons(hits, counted, relevant, score))
+        return Relevance(
+            relevant, score, places, self._report.reasons(hits, counted, relevant, score)
+        )
 
-    def _hits(self, doc: _Text) -> list[_Hit]:
+    def _hits(self, doc: _Text) -> list[Hit]:
         hits = []
         for m in self._regex.finditer(doc.folded):
             group = "one" if m.group("one") is not None else "name"
@@ -330,7 +221,7 @@ class PlaceMatcher:
                 hits.append(hit)
         return hits
 
-    def _as_written(self, hit: _Hit, doc: _Text, start: int) -> bool:
+    def _as_written(self, hit: Hit, doc: _Text, start: int) -> bool:
         """Whether the way the name is written fits the way the text is written."""
         surface = doc.norm[start : hit.end]
         if hit.sense.kind not in _CASED:
@@ -356,11 +247,11 @@ class PlaceMatcher:
         return self._regex.match(doc.folded, following.start(1)) is None
 
     def _resolve(
-        self, senses: tuple[_Sense, ...], doc: _Text, at: int, start: int, end: int, prefix: str
-    ) -> _Hit | None:
+        self, senses: tuple[Sense, ...], doc: _Text, at: int, start: int, end: int, prefix: str
+    ) -> Hit | None:
         written = accent_key(doc.norm[start:end])
         wanted = _prefix_level(doc.norm[at:start], written) if prefix else None
-        best: tuple[tuple[bool, bool, int], _Sense] | None = None
+        best: tuple[tuple[bool, bool, int], Sense] | None = None
         for sense in senses:
             exact = written == sense.accents
             if not exact and not _unaccented_match(written, sense.accents):
@@ -374,7 +265,7 @@ class PlaceMatcher:
         (exact, fits, _), sense = best
         if not fits and wanted and sense.kind == "unit":
             return None  # "quận Hải Châu" is Đà Nẵng's, not the commune Hải Châu
-        if sense.syllables == 1 and sense.kind in _UNITS and not (fits and exact):
+        if sense.syllables == 1 and sense.kind in UNIT_KINDS and not (fits and exact):
             return None  # "thị trấn Lâm" yes; "lam", "con" typed without accents are any word
         level = _level(sense, wanted if fits else None) or "province"
         first = at if fits else start
@@ -382,9 +273,9 @@ class PlaceMatcher:
         top = title or (lead and doc.title_end == 0)
         # A sentence that opens with the place is about it, wherever it stands
         lead = lead or doc.norm[max(0, first - 10) : first].rstrip(" \t")[-1:] in _OPENS
-        return _Hit(first, end, sense, level, fits, exact, title, lead, top)
+        return Hit(first, end, sense, level, fits, exact, title, lead, top)
 
-    def _judge(self, hit: _Hit, doc: _Text) -> None:
+    def _judge(self, hit: Hit, doc: _Text) -> None:
         """Decide whether a mention counts on its own."""
         sense = hit.sense
         if sense.kind in ("parent", "other", "neighbour"):
@@ -410,7 +301,7 @@ class PlaceMatcher:
             alone = hit.prefixed or (hit.exact and hit.level == "district" and not sense.common)
             hit.status = "strong" if unique and alone else "weak"
 
-    def _support(self, hit: _Hit, hits: list[_Hit], context: list[_Hit], doc: _Text) -> None:
+    def _support(self, hit: Hit, hits: list[Hit], context: list[Hit], doc: _Text) -> None:
         """A weak mention counts if its address or its surroundings place it in the province."""
         address = _address(hit, context, doc.norm)
         if address is not None:
@@ -428,7 +319,7 @@ class PlaceMatcher:
                     return
         hit.status = "dropped"
 
-    def _new_style(self, hit: _Hit, address: _Hit, folded: str) -> bool:
+    def _new_style(self, hit: Hit, address: Hit, folded: str) -> bool:
         """A "xã X, tỉnh Ninh Bình" address with no district is post-2025: X is a new ward."""
         if address.sense.kind != "parent":
             return False
@@ -439,205 +330,18 @@ class PlaceMatcher:
 
     # -- output ---------------------------------------------------------------------------------
 
-    def _place(self, hit: _Hit, offsets: list[int] | None) -> Place:
+    def _place(self, hit: Hit, offsets: list[int] | None) -> Place:
         start, end = (
             (hit.start, hit.end) if offsets is None else (offsets[hit.start], offsets[hit.end])
         )
-        name, old, new = self._describe(hit)
+        name, old, new = self._report.describe(hit)
         return Place(name, _LEVEL_NAME.get(hit.level, hit.level), start, end, old, new)
 
-    def _describe(self, hit: _Hit) -> tuple[str, str | None, str | None]:
-        """The place's official name, what it was before 2025 and what it is now."""
-        sense, g = hit.sense, self.gazetteer
-        if hit.level == "province":
-            if g.new_full_name:
-                return g.full_name, g.full_name, g.new_full_name
-            return (g.full_name if sense.name == g.province else sense.name), None, None
-        if hit.level in ("district", "city") and sense.district is not None:
-            full = sense.district.full_name
-            return full, full, self._district_news.get(full)
-        if hit.level == "ward" and sense.ward is not None:
-            return (
-                sense.ward.full_name,
-                "; ".join(_formed(sense.ward)) or None,
-                sense.ward.full_name,
-            )
-        if hit.level == "ward" and sense.old_wards:
-            old = hit.old_ward or sense.old_wards[0]
-            return old.full_name, f"{old.full_name}, {old.parent}", old.new_unit
-        return sense.name, None, None
 
-    def _reasons(
-        self, hits: list[_Hit], counted: list[_Hit], relevant: bool, score: float
-    ) -> list[str]:
-        """What was found; for an item judged not relevant, also what was set aside and why."""
-        groups: dict[str, list[_Hit]] = {}
-        for hit in counted:
-            if hit.status != "listed":
-                groups.setdefault(self._describe(hit)[0], []).append(hit)
-        reasons = [self._found(group) for group in list(groups.values())[:5]]
-        if relevant:
-            return reasons
-        notes = []
-        if any(h.status == "listed" for h in hits):
-            notes.append(
-                f"tên {self._label()} chỉ nằm trong danh sách cùng nhiều tỉnh khác — không tính là bài về tỉnh"
-            )
-        skipped = {h.sense.name: h for h in hits if h.status == "dropped"}
-        notes.extend(self._skipped(hit) for hit in skipped.values())
-        if not counted:
-            notes.extend(self._context_only(hits))
-        if counted and not notes:
-            notes.append(f"chưa đủ căn cứ để coi là bài về {self._label()} (điểm {score:.2f})")
-        return reasons + notes[:4]
-
-    def _label(self) -> str:
-        return _lower_first(self.gazetteer.full_name)
-
-    def _found(self, group: list[_Hit]) -> str:
-        hit = group[0]
-        name, old, new = self._describe(hit)
-        text = f"nhắc tới {_lower_first(name) if hit.level not in _CONFIG else f'“{name}”'}"
-        text += self._history(hit, old, new)
-        if any(h.title for h in group):
-            text += " trong tiêu đề"
-        if len(group) > 1:
-            text += f", {len(group)} lần"
-        if not any(h.exact for h in group):
-            text += " (viết không dấu)"
-        if hit.status == "supported":
-            shared = hit.sense.shared.get(("any", hit.exact)) or hit.sense.common
-            text += " — " + ("tên này có cả ở nơi khác; " if shared else "") + _why(hit.why)
-        return text
-
-    def _history(self, hit: _Hit, old: str | None, new: str | None) -> str:
-        g = self.gazetteer
-        where = _lower_first(g.new_full_name) if g.new_full_name else None
-        if hit.level in _CONFIG or where is None:
-            return ""
-        if hit.level == "province":
-            return f" (nay thuộc {where})"
-        if hit.level in ("district", "city") and new:
-            wards = new.split(", ")
-            same = next((w for w in wards if short_name(w) == hit.sense.name), None)
-            if same and len(wards) > 1:
-                return (
-                    f" (nay là {_lower_first(same)} và {len(wards) - 1} xã, phường khác, {where})"
-                )
-            return f" (nay là {_lower_first(', '.join(wards))}, {where})"
-        if hit.level == "ward" and hit.sense.ward is not None:
-            districts = sorted({_lower_first(o.split(", ")[1]) for o in _formed(hit.sense.ward)})
-            before = (
-                f" (trước thuộc {' và '.join(districts)}, {self._label()})" if districts else ""
-            )
-            return f", {where}{before}"
-        if hit.level == "ward" and new:
-            district = _lower_first((old or "").split(", ")[-1])
-            return f" ({district} cũ; nay thuộc {_lower_first(new)}, {where})"
-        return ""
-
-    def _skipped(self, hit: _Hit) -> str:
-        written = f"“{hit.sense.name}”"
-        if hit.why == "person":
-            return f"bỏ qua {written}: ở đây là tên người, đường phố hoặc doanh nghiệp"
-        if hit.why.startswith("conflict:"):
-            return f"bỏ qua {written}: bài ghi địa chỉ thuộc {hit.why.split(':', 1)[1]}"
-        elsewhere = hit.sense.shared.get(("any", hit.exact), ())
-        if elsewhere:
-            names = ", ".join(elsewhere[:3]) + ("…" if len(elsewhere) > 3 else "")
-            return f"bỏ qua {written}: tên này cũng có ở {names}, mà bài không nhắc {self.gazetteer.province} ở gần"
-        if not hit.exact:
-            return (
-                f"bỏ qua {written} (viết không dấu): cần thêm ngữ cảnh về {self.gazetteer.province}"
-            )
-        if hit.sense.common:
-            return f"bỏ qua {written}: cũng là từ thông thường, cần thêm ngữ cảnh về {self.gazetteer.province}"
-        return (
-            f"bỏ qua {written}: tên xã, phường đứng riêng (có thể là tên người hay nơi khác),"
-            f" cần thêm ngữ cảnh về {self.gazetteer.province}"
-        )
-
-    def _context_only(self, hits: list[_Hit]) -> list[str]:
-        notes = []
-        parent = next((h for h in hits if h.sense.kind == "parent"), None)
-        neighbour = next((h for h in hits if h.sense.kind == "neighbour"), None)
-        if neighbour is not None and parent is not None:
-            unit = neighbour.sense.district or neighbour.sense.ward
-            name = _lower_first(unit.full_name) if unit else neighbour.sense.name
-            origin = neighbour.sense.origin or " hoặc ".join(sorted(self._neighbour_provinces))
-            notes.append(
-                f"nhắc tới {name} — thuộc {origin} cũ, không phải {self.gazetteer.province}"
-            )
-        elif parent is not None:
-            notes.append(
-                f"chỉ nhắc tới tỉnh {parent.sense.name}, không có địa danh nào của {self.gazetteer.province} cũ"
-                f" — có thể thuộc địa bàn {' hoặc '.join(sorted(self._neighbour_provinces))} cũ"
-            )
-        return notes
-
-
-_CONFIG = ("alias", "landmark", "keyword")
-_UNITS = ("unit", "neighbour")
 _OPENS = ("", ".", "!", "?", "\n")  # what comes before a sentence-opening word
 _SENTENCE_END = ".!?:;\n\"“'‘(-–—"
 _CASED = ("own", "alias", "landmark", "keyword", "unit", "neighbour")
 _LEVEL_NAME = {"city": "district"}
-
-
-def _sense(kind: str, name: str, **fields: Any) -> _Sense:
-    return _Sense(kind, name, accent_key(name), len(name.split()), **fields)
-
-
-def _key(text: str) -> str:
-    return " ".join(fold(unicodedata.normalize("NFC", text)).split())
-
-
-def _units(sense: _Sense) -> tuple[AdminUnit, ...]:
-    return tuple(u for u in (sense.district, sense.ward, *sense.old_wards) if u is not None)
-
-
-def _formed(ward: AdminUnit | None) -> tuple[str, ...]:
-    return ward.formed_from if ward is not None else ()
-
-
-def _lower_first(text: str) -> str:
-    """ "Huyện Hải Hậu" -> "huyện Hải Hậu"; a name without a unit type stays as it is."""
-    return text[:1].lower() + text[1:] if short_name(text) != text else text
-
-
-def _compile(senses: Mapping[str, tuple[_Sense, ...]]) -> re.Pattern[str]:
-    """One pattern for every name: a prefixed single syllable, or a (prefixed) longer name."""
-    single = {k for k, v in senses.items() if all(s.syllables == 1 and s.kind in _UNITS for s in v)}
-    multi = [k for k in senses if k not in single]
-    return re.compile(
-        rf"(?<![^\W\d_])(?:(?P<p1>{_PREFIX_RE})(?P<one>{_trie(single)})"
-        rf"|(?P<p2>{_PREFIX_RE})?(?P<name>{_trie(multi)}))(?![^\W\d_])"
-    )
-
-
-def _trie(words: Iterable[str]) -> str:
-    """A regular expression matching any of ``words``, shared prefixes factored out."""
-    root: dict[str, Any] = {}
-    for word in words:
-        node = root
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-    return _trie_node(root) or "(?!)"
-
-
-def _trie_node(node: dict[str, Any]) -> str:
-    parts = [
-        (r"[^\S\n]+" if char == " " else re.escape(char)) + _trie_node(child)
-        for char, child in sorted(node.items())
-        if char
-    ]
-    if not parts:
-        return ""
-    body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
-    if "" not in node:
-        return body
-    return (f"(?:{body})" if len(parts) > 1 or len(body) > 1 else body) + "?"
 
 
 def _nfc(text: str) -> tuple[str, list[int] | None]:
@@ -674,7 +378,7 @@ def _unaccented_match(written: str, official: str) -> bool:
 def _prefix_level(written: str, name_accents: str) -> str | None:
     """The level a written prefix ("huyện ", "TP.") names, if it is one."""
     folded = " ".join(fold(written).replace(".", " ").split())
-    level, official = _PREFIXES[folded]
+    level, official = PREFIXES[folded]
     if not official:
         return level
     plain = written.strip().isascii()
@@ -685,10 +389,10 @@ def _prefix_level(written: str, name_accents: str) -> str | None:
     return level
 
 
-def _level(sense: _Sense, wanted: str | None) -> str | None:
+def _level(sense: Sense, wanted: str | None) -> str | None:
     """The level the sense takes for a prefix (None: the prefix does not fit)."""
     kind = sense.kind
-    if kind in _CONFIG:
+    if kind in CONFIG_KINDS:
         return kind if wanted is None else None
     if wanted in ("district", "city") and sense.district is not None:
         return "city" if sense.district.full_name.lower().startswith("thành phố") else "district"
@@ -701,9 +405,9 @@ def _level(sense: _Sense, wanted: str | None) -> str | None:
     return None
 
 
-def _mark_lists(context: list[_Hit], folded: str) -> None:
+def _mark_lists(context: list[Hit], folded: str) -> None:
     """Mark the province named in a list of provinces, or in a table row, as listed."""
-    runs: list[list[_Hit]] = []
+    runs: list[list[Hit]] = []
     for hit in context:
         gap = folded[runs[-1][-1].end : hit.start] if runs else ""
         if runs and _in_a_list(gap):
@@ -744,7 +448,7 @@ def _in_a_list(gap: str) -> bool:
     return len(words) <= 2 and _DIGIT.search(gap) is not None and not _SENTENCE.search(gap)
 
 
-def _pick_old_wards(counted: list[_Hit]) -> None:
+def _pick_old_wards(counted: list[Hit]) -> None:
     """Two old communes named "Quang Trung": the one in the district the text names."""
     districts = {fold(h.sense.name) for h in counted if h.level in ("district", "city")}
     for hit in counted:
@@ -764,7 +468,7 @@ def _person(norm: str, start: int) -> bool:
     return word.lower() in _NOT_A_PLACE or (word[:1].isupper() and word.lower() in _SURNAMES)
 
 
-def _address(hit: _Hit, context: list[_Hit], norm: str) -> _Hit | None:
+def _address(hit: Hit, context: list[Hit], norm: str) -> Hit | None:
     """The province written as part of the mention's address, right after it or just before."""
     after = next((c for c in context if c.start >= hit.end), None)
     if (
@@ -783,7 +487,7 @@ def _address(hit: _Hit, context: list[_Hit], norm: str) -> _Hit | None:
     return None
 
 
-def _supports(other: _Hit, hit: _Hit) -> str:
+def _supports(other: Hit, hit: Hit) -> str:
     """How ``other`` supports the weak mention ``hit`` ("" if it does not)."""
     if other.status == "strong":
         return "near"
@@ -797,11 +501,11 @@ def _supports(other: _Hit, hit: _Hit) -> str:
     return ""
 
 
-def _near(hit: _Hit, other: _Hit) -> bool:
+def _near(hit: Hit, other: Hit) -> bool:
     return other.title or abs(other.start - hit.start) <= WINDOW
 
 
-def _unique(hit: _Hit) -> bool:
+def _unique(hit: Hit) -> bool:
     """A district name or a prefixed name that no other province uses, however it is written."""
     if not (hit.prefixed or hit.level == "district"):
         return False
@@ -820,9 +524,9 @@ def _follows_name(norm: str, start: int) -> bool:
     return bool(before) and before[-1] not in _SENTENCE_END
 
 
-def _weight(hit: _Hit) -> float:
+def _weight(hit: Hit) -> float:
     kind = hit.sense.kind
-    if kind in _CONFIG or kind == "own":
+    if kind in CONFIG_KINDS or kind == "own":
         base = _WEIGHT[kind]
     elif hit.level == "ward":
         base = _WEIGHT["ward_prefixed" if hit.prefixed else "ward"]
@@ -831,12 +535,3 @@ def _weight(hit: _Hit) -> float:
     base *= 1.0 if hit.exact else _PLAIN
     base *= 1.0 if hit.top else _LEAD if hit.lead else _BODY
     return base * (_LISTED if hit.listed else 1.0)
-
-
-def _why(why: str) -> str:
-    kind, _, name = why.partition(":")
-    if kind == "address":
-        return f"tính vì địa chỉ ghi rõ {name}"
-    if kind == "district":
-        return f"tính vì bài nhắc cả {name}"
-    return f"tính vì bài nhắc {name} ở gần"
