@@ -71,7 +71,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     chars_full, chars_head = sum(map(len, full)), sum(map(len, heads))
     lines = [json.dumps({"id": n, **a}, ensure_ascii=False) for n, a in enumerate(articles)]
     start = time.perf_counter()
-    analyser = build_analyser(Settings())
+    analyser = build_analyser(Settings(), classify_all=True)
     analyser.analyse("Nam Định", "khởi động")  # loads models and underthesea's tokenizer
     load = time.perf_counter() - start
     print(

@@ -245,8 +245,10 @@ def serve(feeds: Mapping[str, bytes]) -> Iterator[str]:
         thread.join()
 
 
-def bench_settings(base_url: str, paths: Sequence[str], db_path: Path, workers: int) -> Settings:
-    """Settings with one rss source per feed and a fresh SQLite file."""
+def bench_settings(
+    base_url: str, paths: Sequence[str], db_path: Path, workers: int, analyser: str = "nlp"
+) -> Settings:
+    """Settings with one rss source per feed, a fresh SQLite file and the chosen analyser."""
     sources = [
         {"id": f"bench-{n:03d}", "kind": "rss", "url": f"{base_url}{path}"}
         for n, path in enumerate(paths)
@@ -256,6 +258,7 @@ def bench_settings(base_url: str, paths: Sequence[str], db_path: Path, workers: 
             "database": {"url": f"sqlite:///{db_path}"},
             "sources": sources,
             "scheduler": {"jitter": 0, "max_workers": workers},
+            "analysis": {"analyser": analyser},
         }
     )
 
@@ -337,7 +340,11 @@ def _print_figures(args: argparse.Namespace, corpus: Corpus, outcome: CrawlOutco
             f"{cleaned / clean_s:,.0f}  (crawlers.rss.parse_feed, {clean_s:.3f} s)",
         ),
         ("peak memory (ru_maxrss)", f"{peak:.1f} MiB" if peak is not None else "n/a"),
-        ("cases opened", f"{outcome.cases}  (expected by construction {corpus.expected_cases})"),
+        ("analyser", args.analyser),
+        (
+            "cases opened",
+            f"{outcome.cases}  (alarm entries by construction {corpus.expected_cases})",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -359,7 +366,9 @@ def _extra_pass(
     args: argparse.Namespace, base_url: str, corpus: Corpus, tmp: Path, name: str
 ) -> None:
     """Crawl again into a fresh database under tracemalloc or cProfile (never the timed pass)."""
-    settings = bench_settings(base_url, list(corpus.feeds), tmp / f"{name}.db", args.workers)
+    settings = bench_settings(
+        base_url, list(corpus.feeds), tmp / f"{name}.db", args.workers, args.analyser
+    )
     if name == "tracemalloc":
         tracemalloc.start()
         crawl_all(settings, args.workers)
@@ -381,7 +390,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         serve(corpus.feeds) as base_url,
     ):
         settings = bench_settings(
-            base_url, list(corpus.feeds), Path(tmp) / "bench.db", args.workers
+            base_url, list(corpus.feeds), Path(tmp) / "bench.db", args.workers, args.analyser
         )
         outcome = crawl_all(settings, args.workers)
         _print_figures(args, corpus, outcome)
@@ -414,6 +423,12 @@ def add_command(commands: Any) -> None:
         "ingest", help="Crawl synthetic RSS feeds from 127.0.0.1 end to end."
     )
     ingest.add_argument("--feeds", type=_positive, default=200, help="Feeds to serve (200).")
+    ingest.add_argument(
+        "--analyser",
+        choices=("nlp", "keyword"),
+        default="nlp",
+        help="The shipped models (nlp) or the name-only stand-in (keyword).",
+    )
     ingest.add_argument("--entries", type=_positive, default=50, help="Entries per feed (50).")
     ingest.add_argument(
         "--workers",

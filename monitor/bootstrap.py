@@ -58,7 +58,7 @@ def build_http_client(
     )
 
 
-def build_analyser(settings: Settings) -> Analyser:
+def build_analyser(settings: Settings, *, classify_all: bool = False) -> Analyser:
     """The analyser for the configured province: the trained models, or the keyword stand-in."""
     province = settings.province
     try:
@@ -77,6 +77,7 @@ def build_analyser(settings: Settings) -> Analyser:
         Classifier.shipped("sentiment"),
         SeverityModel(settings.severity.to_config()),
         settings.topics,
+        classify_irrelevant=classify_all or settings.analysis.classify_irrelevant,
     )
 
 

@@ -291,7 +291,7 @@ def analyze(
     """Analyse JSON Lines {id, title?, text, url?, kind?}: one result or error line per input, in order."""
     settings = _settings(ctx)
     try:
-        analyser = build_analyser(settings)
+        analyser = build_analyser(settings, classify_all=True)
         analyser.analyse("", "")  # load the models once, before worker processes share them
     except ConfigError as exc:
         _fail(str(exc), 2)

@@ -157,6 +157,7 @@ class AnalysisSettings(_Section):
 
     analyser: Literal["nlp", "keyword"] = "nlp"
     workers: int = Field(default=1, ge=1, le=64)
+    classify_irrelevant: bool = False
 
 
 class SeveritySettings(_Section):

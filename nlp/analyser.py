@@ -31,14 +31,27 @@ class NlpAnalyser:
         sentiment: TextModel,
         severity: SeverityModel,
         topic_names: Mapping[str, str] | None = None,
+        *,
+        classify_irrelevant: bool = True,
     ) -> None:
         self.places, self.topic, self.sentiment, self.severity = places, topic, sentiment, severity
         self.topic_names = dict(topic_names or {})
+        # Word segmentation is most of the cost; national feeds are mostly about other places.
+        self.classify_irrelevant = classify_irrelevant
         self.version = f"{topic.version}+{sentiment.version}"
 
     def analyse(self, title: str, text: str, kind: str = "news") -> Analysis:
         """Analyse one item (title and text as collected, kind news/social/forum/manual)."""
         relevance = self.places.match(title, text)
+        if not relevance.relevant and not self.classify_irrelevant:
+            return Analysis(
+                self.version,
+                False,
+                round(relevance.score, 3),
+                "none",
+                relevance.places,
+                reasons=[*relevance.reasons, "không liên quan tới địa bàn: không phân loại chủ đề"],
+            )
         prepared = prepare(title, text)
         topic, topic_scores = self.topic.predict(prepared.words)
         sentiment, sentiment_scores = self.sentiment.predict(prepared.words)

@@ -58,7 +58,7 @@ LINES = [
 
 @pytest.fixture(scope="module")
 def results() -> dict[object, dict[str, object]]:
-    analyser = build_analyser(Settings())
+    analyser = build_analyser(Settings(), classify_all=True)
     out = [
         json.loads(line)
         for line in analyse_lines(analyser, [json.dumps(x, ensure_ascii=False) for x in LINES])

@@ -239,3 +239,27 @@ def test_zoneless_feed_dates_are_read_in_the_configured_timezone(
     with app.sessions() as session:
         published = session.scalars(select(Item.published_at)).one()
     assert published is not None and published.isoformat() == "2025-07-01T01:00:00+00:00"
+
+
+def test_only_items_about_the_province_get_topic_and_tone(
+    make_app: AppFactory, feed_server: FeedServer
+) -> None:
+    feed_server.add(
+        "/f.rss",
+        """<rss version="2.0"><channel><title>t</title>
+        <item><title>Xe tải đâm xe máy ở huyện Hải Hậu, tỉnh Nam Định</title><link>https://a.vn/1</link></item>
+        <item><title>Giá vàng hôm nay tăng nhẹ</title><link>https://a.vn/2</link></item>
+        </channel></rss>""".encode(),
+    )
+    app = make_app([{"id": "f", "kind": "rss", "url": feed_server.url("/f.rss")}])
+    crawl_source(app, "f")
+    with app.sessions() as session:
+        rows = session.execute(
+            select(Item.url, Analysis.relevant, Analysis.topic, Analysis.sentiment)
+            .join(Analysis)
+            .order_by(Item.url)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("https://a.vn/1", True, "public_order", "negative"),
+        ("https://a.vn/2", False, None, None),
+    ]
