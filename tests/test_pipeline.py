@@ -247,7 +247,8 @@ def test_only_items_about_the_province_get_topic_and_tone(
     feed_server.add(
         "/f.rss",
         """<rss version="2.0"><channel><title>t</title>
-        <item><title>Xe tải đâm xe máy ở huyện Hải Hậu, tỉnh Nam Định</title><link>https://a.vn/1</link></item>
+        <item><title>Xe tải đâm xe máy ở huyện Hải Hậu, tỉnh Nam Định</title><link>https://a.vn/1</link>
+        <description>Một người tử vong tại chỗ.</description></item>
         <item><title>Giá vàng hôm nay tăng nhẹ</title><link>https://a.vn/2</link></item>
         </channel></rss>""".encode(),
     )
