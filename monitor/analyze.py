@@ -33,7 +33,11 @@ def parse_request(line: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("a line must be a JSON object")
     problems = []
-    if "id" not in data or not isinstance(data["id"], str | int) or isinstance(data["id"], bool):
+    if (
+        "id" not in data
+        or not isinstance(data["id"], str | int | float)
+        or isinstance(data["id"], bool)
+    ):
         problems.append('"id" (a string or a number) is required')
     if not isinstance(data.get("text"), str):
         problems.append('"text" (a string) is required')

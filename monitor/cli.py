@@ -28,6 +28,7 @@ from monitor.pipeline import RunReport, crawl_source
 from monitor.scheduler import serve
 from monitor.storage import db, queries
 from nlp.base import SEVERITIES
+from nlp.classify import ModelError
 
 STARTER_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 console = Console()
@@ -64,7 +65,7 @@ def _app(ctx: typer.Context, *, migrate: bool = True) -> App:
         return build_app(settings, migrate=migrate)
     except ConfigError as exc:
         _fail(str(exc), 2)
-    except StorageError as exc:
+    except (StorageError, ModelError) as exc:
         _fail(str(exc), 1)
 
 
@@ -295,6 +296,8 @@ def analyze(
         analyser.analyse("", "")  # load the models once, before worker processes share them
     except ConfigError as exc:
         _fail(str(exc), 2)
+    except ModelError as exc:
+        _fail(f"{exc} (monitor nlp train rebuilds the models)", 1)
     try:
         source = sys.stdin if input == "-" else open(input, encoding="utf-8", errors="replace")  # noqa: SIM115
     except OSError as exc:

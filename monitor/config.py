@@ -24,7 +24,13 @@ from pydantic import (
 from crawlers.errors import UnknownKindError
 from crawlers.registry import get_adapter
 from monitor.storage.db import check_url
-from nlp.severity import DEFAULT_LEXICON, DEFAULT_TOPIC_RISK, DEFAULT_VIRAL, SeverityConfig
+from nlp.severity import (
+    DEFAULT_IGNORE,
+    DEFAULT_LEXICON,
+    DEFAULT_TOPIC_RISK,
+    DEFAULT_VIRAL,
+    SeverityConfig,
+)
 
 DEFAULT_CONFIG = Path("config.yaml")
 # Environment variables that steer the loader or the tests rather than set a key.
@@ -175,6 +181,7 @@ class SeveritySettings(_Section):
         default_factory=lambda: {k: tuple(v) for k, v in DEFAULT_LEXICON.items()}
     )
     viral: tuple[str, ...] = DEFAULT_VIRAL
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
 
     @field_validator("thresholds", "term_weights", "lexicon")
     @classmethod

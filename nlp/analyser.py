@@ -10,6 +10,8 @@ from nlp.places import PlaceMatcher
 from nlp.severity import SeverityModel
 from nlp.text import prepare
 
+MAX_PLACE_CHARS = 20_000
+
 
 class TextModel(Protocol):
     """A trained classifier over segmented words: the primary label and a score for every label."""
@@ -42,7 +44,8 @@ class NlpAnalyser:
 
     def analyse(self, title: str, text: str, kind: str = "news") -> Analysis:
         """Analyse one item (title and text as collected, kind news/social/forum/manual)."""
-        relevance = self.places.match(title, text)
+        # Place matching reads the whole text (a mention deep in it counts), within reason.
+        relevance = self.places.match(title[:MAX_PLACE_CHARS], text[:MAX_PLACE_CHARS])
         if not relevance.relevant and not self.classify_irrelevant:
             return Analysis(
                 self.version,

@@ -95,6 +95,32 @@ DEFAULT_LEXICON: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Everyday phrases that contain an alarm term but raise no alarm ("bùng nổ" doanh số, "cháy vé").
+DEFAULT_IGNORE: tuple[str, ...] = (
+    "bùng nổ",
+    "cháy vé",
+    "cháy hàng",
+    "cháy túi",
+    "bão giá",
+    "cơn bão giá",
+    "bão lòng",
+    "nổ lực",
+    "chết cười",
+    "chết mê",
+    "diễn tập",
+    "phòng cháy",
+    "chữa cháy",
+    "phòng chống cháy nổ",
+    "tai nạn lao động giảm",
+    "xả lũ thành công",
+    "dự báo bão",
+    "không có thiệt hại",
+)
+# A term right after one of these is denied, not reported ("không có ai tử vong").
+_NEGATION = re.compile(
+    r"(?:không|chưa|chẳng|ko|khong|chua)(?:\s+(?:có|co|bị|bi|ai|người|nguoi|hề|he)){0,2}\s*$"
+)
+
 # Signs that a post is spreading: they add ``viral_weight`` on top of everything else.
 DEFAULT_VIRAL: tuple[str, ...] = (
     "lan truyền trên mạng",
@@ -140,6 +166,7 @@ class SeverityConfig:
     extra_term: float = 0.03  # each further distinct alarm term adds this much (up to 3)
     viral: Sequence[str] = DEFAULT_VIRAL
     viral_weight: float = 0.15
+    ignore: Sequence[str] = DEFAULT_IGNORE
     topic_risk: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TOPIC_RISK)
     topic_weight: float = 0.1
     negative_weight: float = 0.2
@@ -179,22 +206,29 @@ class SeverityModel:
         for level in ("watch", "alert", "critical"):  # higher levels win a shared form
             for term in self.config.lexicon.get(level, ()):
                 self._terms[nfc_lower(term)] = level
-        self._folded = {fold(t): lvl for t, lvl in self._terms.items()}
+        # Without diacritics a one-syllable term is an everyday word ("chay" run, "no" full).
+        self._folded = {fold(t): lvl for t, lvl in self._terms.items() if " " in t}
         self._exact_re = _pattern(list(self._terms))
         self._folded_re = _pattern(list(self._folded))
         self._viral_re = _pattern([nfc_lower(t) for t in self.config.viral])
         self._viral_folded_re = _pattern([fold(t) for t in self.config.viral])
+        self._ignore_re = _pattern([nfc_lower(t) for t in self.config.ignore])
+        self._ignore_folded_re = _pattern([fold(t) for t in self.config.ignore if " " in t])
 
     def _alarm_terms(self, text: str) -> tuple[dict[str, str], list[str]]:
         if is_unaccented(text):
             pattern, table, haystack = self._folded_re, self._folded, fold(text)
-            viral_re = self._viral_folded_re
+            viral_re, ignore_re = self._viral_folded_re, self._ignore_folded_re
         else:
             pattern, table, haystack = self._exact_re, self._terms, nfc_lower(text)
-            viral_re = self._viral_re
-        terms = (
-            {m.group(1): table[m.group(1)] for m in pattern.finditer(haystack)} if pattern else {}
-        )
+            viral_re, ignore_re = self._viral_re, self._ignore_re
+        if ignore_re is not None:
+            haystack = ignore_re.sub(lambda m: " " * len(m.group()), haystack)
+        terms = {
+            m.group(1): table[m.group(1)]
+            for m in (pattern.finditer(haystack) if pattern else ())
+            if not _NEGATION.search(haystack[max(0, m.start() - 25) : m.start()])
+        }
         viral = sorted({m.group(1) for m in viral_re.finditer(haystack)}) if viral_re else []
         return terms, viral
 

@@ -8,6 +8,7 @@ prepares its examples with the very same function, so the models see what they w
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 
@@ -42,12 +43,33 @@ def _tone_table() -> dict[str, str]:
 
 
 _TONES: dict[str, str] = {}
+_LOAD_LOCK = threading.Lock()
+_loaded = False
+
+
+def load() -> None:
+    """Load underthesea's tone table and word-segmentation model once, safely across threads.
+
+    underthesea publishes its model in a global before it has finished loading it, so a second
+    thread segmenting at that moment would use a half-built model: the first use is serialised.
+    """
+    global _loaded
+    if _loaded:
+        return
+    with _LOAD_LOCK:
+        if _loaded:
+            return
+        from underthesea import sent_tokenize, word_tokenize
+
+        _TONES.update(_tone_table())
+        word_tokenize("Nam Định", format="text")
+        sent_tokenize("Nam Định.")
+        _loaded = True
 
 
 def normalize(text: str) -> str:
     """NFC, one tone-mark placement, no URLs or boilerplate lines, tidy whitespace."""
-    if not _TONES:
-        _TONES.update(_tone_table())
+    load()
     text = unicodedata.normalize("NFC", text)
     text = _BOILERPLATE.sub("", _URL.sub(" ", text))
     # underthesea's text_normalize would also re-tokenise every line; looking each word up in its
@@ -61,6 +83,7 @@ def prepare(title: str, text: str, max_chars: int = MAX_CHARS) -> Prepared:
     """Normalise title and text together, split sentences and segment words (once per item)."""
     from underthesea import sent_tokenize, word_tokenize
 
+    load()
     raw = f"{title.strip()}\n{text.strip()}" if title.strip() else text
     # Cut before normalising: normalisation costs as much per character as segmentation.
     head = normalize(raw[:max_chars])

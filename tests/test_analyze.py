@@ -153,3 +153,28 @@ def test_missing_input_file_is_bad_usage(tmp_path: Path) -> None:
         cli, ["--config", str(config), "analyze", "--input", str(tmp_path / "nope.jsonl")]
     )
     assert result.exit_code == 2
+
+
+def test_analyser_is_safe_to_call_from_several_threads_at_first_use() -> None:
+    import threading
+
+    analyser = build_analyser(Settings(), classify_all=True)
+    errors: list[str] = []
+    levels: set[str] = set()
+
+    def go() -> None:
+        try:
+            levels.add(
+                analyser.analyse(
+                    "Xe tải đâm xe máy ở huyện Hải Hậu", "Một người tử vong tại chỗ."
+                ).severity
+            )
+        except Exception as exc:  # the test is that nothing is raised
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=go) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and levels == {"alert"}

@@ -114,3 +114,17 @@ def test_thresholds_come_from_configuration() -> None:
 def test_unaccented_detection() -> None:
     assert is_unaccented("dan lang em buc xuc vi bai rac boc mui hoi thoi ca thang nay")
     assert not is_unaccented("Dân làng em bức xúc vì bãi rác bốc mùi hôi thối cả tháng nay")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Doanh số bán lẻ bùng nổ dịp Tết",
+        "Thép Xanh Nam Định thắng, cháy vé sân Thiên Trường",
+        "Diễn tập phòng chống cháy nổ tại chợ Rồng",
+        "sang nay chay bo quanh ho vi xuyen that thich, troi dep qua",  # "chay" is running here
+        "Xe khách va chạm xe tải, rất may không có ai tử vong",
+    ],
+)
+def test_everyday_or_denied_alarm_words_raise_no_alarm(text: str) -> None:
+    assert _level(text, "culture_society", 0.3) == "none"
