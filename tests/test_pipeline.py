@@ -158,7 +158,7 @@ def test_failing_source_does_not_stop_the_others(
 
 
 class _FlakyAnalyser:
-    """The keyword analyser, failing on its first ``failures`` calls."""
+    """The application's analyser, failing on its first ``failures`` calls."""
 
     def __init__(self, inner: Any, failures: int) -> None:
         self.inner, self.failures, self.version = inner, failures, inner.version
