@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 
 _CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
@@ -70,3 +71,88 @@ def mend_char_refs(content: bytes) -> tuple[bytes, int]:
     if b"&#" in content:
         content = _CHAR_REFS.sub(mend, content)
     return content, mended
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_SNIFF_BYTES = 4096
+# What browsers read for these labels (the WHATWG Encoding Standard): a page "in ISO-8859-1"
+# is really windows-1252, and a "UTF-16" meta in a byte-oriented page cannot be true.
+_ALIASES = {
+    "iso-8859-1": "windows-1252",
+    "latin1": "windows-1252",
+    "latin-1": "windows-1252",
+    "us-ascii": "windows-1252",
+    "ascii": "windows-1252",
+    "utf-16": "utf-8",
+    "utf-16le": "utf-8",
+    "utf-16be": "utf-8",
+}
+# Letters only Vietnamese uses often in windows-1258: đ ơ ư and the combining tone marks.
+_VIETNAMESE_1258 = frozenset(b"\xd0\xf0\xd5\xf5\xdd\xfd\xcc\xd2\xde\xec\xf2")
+
+
+def _codec(label: str, source: str, warnings: list[str]) -> str | None:
+    """The Python codec name for a declared charset label; None (and a warning) if unknown."""
+    label = label.strip().lower()
+    label = _ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        warnings.append(f"unknown charset {label!r} declared by the {source}; ignored")
+        return None
+
+
+def _legacy_guess(content: bytes) -> str:
+    """windows-1258 when the high bytes look like Vietnamese letters, else windows-1252."""
+    high = sum(1 for b in content if b >= 0x80)
+    vietnamese = sum(1 for b in content if b in _VIETNAMESE_1258)
+    return "cp1258" if vietnamese >= 3 and vietnamese * 5 >= high else "cp1252"
+
+
+def _declared(
+    content: bytes, content_type: str | None, warnings: list[str]
+) -> list[tuple[str, str]]:
+    """The known codecs the header and the <meta> tag declare, in that order, with their source."""
+    labels: list[tuple[str, str]] = []
+    if header := _CHARSET.search(content_type or ""):
+        labels.append((header.group(1), "header"))
+    if meta := _META_CHARSET.search(content[:_SNIFF_BYTES]):
+        labels.append((meta.group(1).decode("ascii", "replace"), "meta"))
+    found = [(_codec(label, source, warnings), source) for label, source in labels]
+    return [(codec, source) for codec, source in found if codec]
+
+
+def decode_html(content: bytes, content_type: str | None) -> tuple[str, str, list[str]]:
+    """Decode an HTML page: BOM, then header charset, then <meta> charset, then UTF-8, then a guess.
+
+    Returns the text, the codec used and warnings. A declared charset the bytes cannot be in
+    (strict decoding fails) gives way to the next declaration that fits, with a warning;
+    charset_normalizer is not one of our dependencies, so the last resort is windows-1258
+    (Vietnamese-looking bytes) or windows-1252, with undecodable bytes replaced.
+    """
+    warnings: list[str] = []
+    for bom, codec in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom) :].decode(codec, "replace"), codec, warnings
+    declared = _declared(content, content_type, warnings)
+    for codec, source in [*declared, ("utf-8", "sniffed")]:
+        try:
+            text = content.decode(codec)
+        except UnicodeDecodeError:
+            if source != "sniffed":
+                warnings.append(f"bytes are not {codec} as the {source} says; trying the next")
+            continue
+        if declared and source != declared[0][1]:
+            warnings.append(f"decoded as {codec} ({source}), not as declared {declared[0][0]}")
+        return text, codec, warnings
+    if declared and declared[0][0] == "utf-8":
+        # A few bad bytes in a UTF-8 page (cut inside a character) should not spoil the rest.
+        return content.decode("utf-8", "replace"), "utf-8", warnings
+    codec = _legacy_guess(content)
+    warnings.append(f"charset unknown; guessed {codec}")
+    return content.decode(codec, "replace"), codec, warnings

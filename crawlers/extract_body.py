@@ -1,0 +1,310 @@
+"""The main text of an article page: readability-style scoring of blocks on a selectolax tree.
+
+Paragraphs vote for the containers around them (more text and commas, more votes), containers
+are weighed by their class/id and discounted by the share of their text inside links, and the
+best one, with the siblings that look like it, becomes the text; link lists, share bars and
+other boilerplate inside it are dropped on the way out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from crawlers.text import clean_text
+
+# Never article text, wherever they are.
+_JUNK_TAGS = [
+    "script",
+    "style",
+    "noscript",
+    "iframe",
+    "svg",
+    "template",
+    "object",
+    "embed",
+    "nav",
+    "aside",
+    "footer",
+    "button",
+    "select",
+    "textarea",
+    "input",
+    "dialog",
+    "menu",
+    "canvas",
+    "video",
+    "audio",
+    "map",
+]
+# Readability's lists, widened with what Vietnamese news templates call their boxes.
+_UNLIKELY = re.compile(
+    r"-ad-|ad-break|adsbox|advert|agegate|banner|breadcrumb|combx|comment|community|cover-wrap|"
+    r"disqus|extra|foot|gdpr|header|legends|menu|related|remark|replies|rss|shoutbox|sidebar|"
+    r"skyscraper|social|sponsor|supplemental|popup|promo|share|sharing|newsletter|subscribe|"
+    r"cookie|modal|outbrain|taboola|recommend|tin-?lien-?quan|lienquan|xemthem|xem-?them|"
+    r"tags?-?list|box-?tag|navbar|pagination|pager|print|toolbar|signup|login|hidden",
+    re.I,
+)
+_COMMENTS = re.compile(r"comment|disqus|repl(?:y|ies)|binh-?luan", re.I)
+_MAYBE = re.compile(r"and|article|body|column|content|main|shadow|detail|story|entry|post", re.I)
+_POSITIVE = re.compile(
+    r"article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story|"
+    r"detail|fck|noi-?dung|chi-?tiet|cms-body|singular",
+    re.I,
+)
+_NEGATIVE = re.compile(
+    r"-ad-|hidden|^hid$| hid$| hid |^hid |banner|combx|comment|com-|contact|foot|footer|footnote|"
+    r"gdpr|masthead|media|meta|outbrain|promo|related|scroll|share|shoutbox|sidebar|skyscraper|"
+    r"sponsor|shopping|tags|tool|widget|byline|author|dateline|caption|social|subscribe|"
+    r"newsletter|recommend|lienquan|xemthem",
+    re.I,
+)
+_COMMAS = re.compile(r"[,،、，]")
+_SENTENCE_END = re.compile(r"[.!?…。:\"”»)]\s*$")
+_SCORED_TAGS = "p, pre, td, blockquote, h2, h3, h4, li, div, section, article, span, font"
+_PARAGRAPH_TAGS = frozenset({"p", "pre", "td", "blockquote"})
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "tr",
+        "td",
+        "th",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "figure",
+        "figcaption",
+        "br",
+        "hr",
+        "header",
+        "address",
+        "center",
+        "caption",
+    }
+)
+_TAG_WEIGHT = {
+    "article": 10,
+    "main": 5,
+    "div": 5,
+    "section": 3,
+    "pre": 3,
+    "td": 3,
+    "blockquote": 3,
+    "form": -3,
+    "ol": -3,
+    "ul": -3,
+    "li": -3,
+    "dl": -3,
+    "th": -5,
+    "address": -3,
+    "h1": -5,
+    "h2": -5,
+    "h3": -5,
+    "h4": -5,
+}
+_MIN_PARAGRAPH = 25
+
+
+def _hints(node: LexborNode) -> str:
+    attrs = node.attributes
+    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}".strip()
+
+
+# Pages repeat the same few class names thousands of times: the regexes run once per name.
+@lru_cache(maxsize=4096)
+def _hint_weight(hints: str) -> int:
+    weight = 25 if _POSITIVE.search(hints) else 0
+    return weight - 25 if _NEGATIVE.search(hints) else weight
+
+
+@lru_cache(maxsize=4096)
+def _unlikely(hints: str) -> bool:
+    return bool(_UNLIKELY.search(hints)) and not _MAYBE.search(hints)
+
+
+def class_weight(node: LexborNode) -> int:
+    """Readability's class/id weight: +25 for an article-like name, -25 for boilerplate."""
+    hints = _hints(node)
+    return _hint_weight(hints) if hints else 0
+
+
+def _remove(nodes: Iterable[LexborNode]) -> None:
+    # Children before their ancestors: decomposing a node inside a freed subtree is unsafe.
+    for node in reversed(list(nodes)):
+        node.decompose()
+
+
+def strip_boilerplate(root: LexborNode) -> None:
+    """Remove what is never article text: scripts, navigation, hidden and unlikely boxes."""
+    root.strip_tags(_JUNK_TAGS)
+    selector = "[class], [id], [style], [hidden], [role], [aria-hidden]"
+    _remove(node for node in root.css(selector) if _is_boilerplate(node))
+    _remove(node for node in root.css("header") if len(node.text()) < 400)
+
+
+def _is_boilerplate(node: LexborNode) -> bool:
+    """Tell whether a node is hidden, navigation, or named like boilerplate (and is not content)."""
+    if node.tag in ("body", "html", "a", "article", "main"):
+        return False
+    attrs = node.attributes
+    style = (attrs.get("style") or "").replace(" ", "").lower()
+    if "hidden" in attrs or "display:none" in style or attrs.get("aria-hidden") == "true":
+        return True
+    if attrs.get("role") in ("navigation", "complementary", "banner", "contentinfo"):
+        return True
+    hints = _hints(node)
+    if not hints or not _unlikely(hints):
+        return False
+    return bool(_COMMENTS.search(hints)) or not _holds_article(node)
+
+
+def _holds_article(node: LexborNode) -> bool:
+    """Tell whether a box is too full of unlinked text to be the boilerplate its name says."""
+    # Layout wrappers get names like "container penci_sidebar" or "pageRow" (pager!).
+    text = node.text()
+    return len(text) > 1500 and link_density(node, len(text)) < 0.3
+
+
+def link_density(node: LexborNode, text_length: int | None = None) -> float:
+    """The share of a node's text that sits inside links."""
+    length = len(node.text()) if text_length is None else text_length
+    if not length:
+        return 0.0
+    linked = sum(len(a.text()) for a in node.css("a"))
+    return min(1.0, linked / length)
+
+
+def _ancestors(node: LexborNode, levels: int) -> Iterator[LexborNode]:
+    parent = node.parent
+    while parent is not None and parent.tag not in ("html", "-document") and levels:
+        yield parent
+        parent = parent.parent
+        levels -= 1
+
+
+def _own_text(node: LexborNode) -> str:
+    """A paragraph's text: all of it for paragraph tags, only direct text for containers."""
+    if node.tag in _PARAGRAPH_TAGS:
+        return node.text()
+    return node.text(deep=False)
+
+
+def score_candidates(root: LexborNode) -> dict[LexborNode, float]:
+    """Readability's scores: each paragraph's votes added to its ancestors, by distance."""
+    scores: dict[LexborNode, float] = {}
+    for node in root.css(_SCORED_TAGS):
+        text = _own_text(node).strip()
+        if len(text) < _MIN_PARAGRAPH:
+            continue
+        votes = 1 + len(_COMMAS.findall(text)) + min(len(text) / 100, 3)
+        if node.tag not in _PARAGRAPH_TAGS:
+            # A container with text of its own (div + br layouts) is itself a candidate.
+            _add(scores, node, votes)
+        for level, ancestor in enumerate(_ancestors(node, 3)):
+            _add(scores, ancestor, votes / (1, 2, 6)[level])
+    return {
+        node: score * (1 - link_density(node))
+        for node, score in scores.items()
+        if node.tag != "body"
+    }
+
+
+def _add(scores: dict[LexborNode, float], node: LexborNode, votes: float) -> None:
+    if node not in scores:
+        scores[node] = _TAG_WEIGHT.get(node.tag or "", 0) + class_weight(node)
+    scores[node] += votes
+
+
+def pick_content(root: LexborNode, scores: dict[LexborNode, float]) -> list[LexborNode]:
+    """The best-scoring container and the siblings that look like more of it."""
+    if not scores:
+        return [root]
+    top = max(scores, key=scores.__getitem__)
+    top_score = scores[top]
+    parent = top.parent
+    if parent is None:
+        return [top]
+    threshold = max(10.0, top_score * 0.2)
+    top_class = top.attributes.get("class")
+    chosen = []
+    for sibling in parent.iter():
+        if sibling == top:
+            chosen.append(sibling)
+            continue
+        bonus = top_score * 0.2 if top_class and sibling.attributes.get("class") == top_class else 0
+        if sibling in scores:
+            if scores[sibling] + bonus >= threshold:
+                chosen.append(sibling)
+        elif sibling.tag == "p" and _looks_like_paragraph(sibling):
+            chosen.append(sibling)
+    return chosen
+
+
+def _looks_like_paragraph(node: LexborNode) -> bool:
+    text = node.text().strip()
+    density = link_density(node, len(text))
+    if len(text) > 80:
+        return density < 0.25
+    return bool(text) and density == 0 and bool(_SENTENCE_END.search(text))
+
+
+def clean_container(node: LexborNode) -> None:
+    """Drop link lists and boilerplate boxes inside the chosen content (readability's cleaning)."""
+    _remove(box for box in node.css("ul, ol, div, section, table, p, li, dl") if _is_clutter(box))
+
+
+def _is_clutter(box: LexborNode) -> bool:
+    """Tell whether a box inside the content is a link list, a named boilerplate box or empty."""
+    text = box.text().strip()
+    if not text:
+        return box.tag in ("p", "div") and box.css_first("img") is None
+    density = link_density(box, len(text))
+    if class_weight(box) < 0 and len(text) < 1000 or density > 0.5 and box.tag != "p":
+        return True
+    return density > 0.33 and len(text) < 200 and box.tag in ("p", "li")
+
+
+def render(nodes: Iterable[LexborNode]) -> str:
+    """The text of nodes, one line per block, cleaned."""
+    parts: list[str] = []
+    for node in nodes:
+        for child in node.traverse(include_text=True):
+            if child.tag == "-text":
+                parts.append(child.text_content or "")
+            elif child.tag in _BLOCK_TAGS:
+                parts.append("\n")
+        parts.append("\n")
+    return clean_text("".join(parts))
+
+
+def main_text(tree: LexborHTMLParser) -> str:
+    """The article text of a parsed page, paragraphs one per line; "" if it has none."""
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    strip_boilerplate(root)
+    scores = score_candidates(root)
+    chosen = pick_content(root, scores)
+    for node in chosen:
+        clean_container(node)
+    return render(chosen)
