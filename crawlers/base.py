@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
+if TYPE_CHECKING:
+    from crawlers.fetcher import Fetcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,9 @@ class Collected:
     warnings: list[str] = field(default_factory=list)
     validators: Validators = Validators()
     not_modified: bool = False
+    # What the adapter wants back on its next run (a high-water mark, links seen ...); None keeps
+    # the previous cursor. Stored only when the run is stored, so a failed run repeats its work.
+    cursor: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +65,27 @@ class SourceSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     # The IANA zone in which to read a date the source writes without one.
     timezone: str = "UTC"
-    # Seconds allowed for a whole response, however slowly its bytes arrive; None for no limit.
-    total_timeout: float | None = None
+
+
+def _nothing_known(urls: Collection[str]) -> set[str]:
+    return set()
+
+
+def _no_secrets(name: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """What the application remembers of a source between runs, and what it lets adapters ask."""
+
+    validators: Validators = Validators()
+    cursor: Mapping[str, Any] = field(default_factory=dict)
+    last_success_at: datetime | None = None
+    # Which of these canonical URLs are stored already, so an adapter fetches only new pages.
+    known: Callable[[Collection[str]], set[str]] = _nothing_known
+    # A secret (an API token) by the name of the environment variable a source's options give.
+    secret: Callable[[str], str | None] = _no_secrets
 
 
 class SourceAdapter(Protocol):
@@ -72,8 +95,6 @@ class SourceAdapter(Protocol):
         """Check a source's kind-specific options; raise ValueError naming the bad one."""
         ...
 
-    def collect(
-        self, client: httpx.Client, spec: SourceSpec, validators: Validators, max_bytes: int
-    ) -> Collected:
+    def collect(self, fetcher: Fetcher, spec: SourceSpec, state: RunState) -> Collected:
         """Fetch and parse the source; raise a SourceError when it cannot be read at all."""
         ...

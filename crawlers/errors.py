@@ -3,7 +3,9 @@
 SourceError                  something went wrong with one source
 ├── TransientSourceError     try again later (timeouts, 5xx, 429, connection refused)
 └── PermanentSourceError     retrying will not help; a person must look (404/410, 401/403,
-                             body over the size cap, an unsupported URL)
+    │                        body over the size cap, an unsupported URL, a redirect loop)
+    ├── RobotsDisallowedError    the site's robots.txt asks us not to fetch this URL
+    └── BlockedTargetError       a submitted URL points at a loopback/private/link-local address
 UnknownKindError             a config names a source kind no adapter is registered for
 """
 
@@ -24,6 +26,14 @@ class TransientSourceError(SourceError):
 
 class PermanentSourceError(SourceError):
     """A failure that needs a person: the URL, credentials or the source itself are wrong."""
+
+
+class RobotsDisallowedError(PermanentSourceError):
+    """robots.txt disallows the URL: it is not fetched (an adapter skips that page, not the run)."""
+
+
+class BlockedTargetError(PermanentSourceError):
+    """The URL resolves to an address that is not public (SSRF guard for submitted URLs)."""
 
 
 class UnknownKindError(LookupError):

@@ -1,9 +1,10 @@
-"""Polite, bounded HTTP fetching: conditional GET, a size cap, and errors that say what to do next."""
+"""HTTP building blocks: a fetched body, Retry-After, a capped read, errors that say what next."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -25,6 +26,7 @@ class FetchResult:
     content_type: str | None
     validators: Validators
     not_modified: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -43,12 +45,13 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def _check_status(response: httpx.Response) -> None:
-    status = response.status_code
+def check_status(status: int, url: str, headers: Mapping[str, str]) -> None:
+    """Raise the SourceError an HTTP error status calls for (Transient for 429/5xx); 2xx/3xx pass."""
     if status < 400:
         return
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    message = f"HTTP {status} {response.reason_phrase or ''}".strip() + f" from {response.url}"
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    reason = httpx.codes.get_reason_phrase(status)
+    message = f"HTTP {status} {reason}".strip() + f" from {url}"
     if retry_after is not None:
         message += f" (Retry-After {retry_after:.0f}s)"
     if status in _TRANSIENT_STATUS or status >= 500:
@@ -56,9 +59,10 @@ def _check_status(response: httpx.Response) -> None:
     raise PermanentSourceError(message)
 
 
-def _read_capped(
+def read_capped(
     response: httpx.Response, max_bytes: int, deadline: float | None, started: float
 ) -> bytes:
+    """Read a streamed body, refusing it past ``max_bytes`` or past ``deadline`` seconds."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise PermanentSourceError(
@@ -79,58 +83,3 @@ def _read_capped(
             )
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _validators(response: httpx.Response, previous: Validators) -> Validators:
-    return Validators(
-        etag=response.headers.get("etag") or previous.etag,
-        last_modified=response.headers.get("last-modified") or previous.last_modified,
-    )
-
-
-def fetch(
-    client: httpx.Client,
-    url: str,
-    validators: Validators,
-    max_bytes: int,
-    *,
-    deadline: float | None = None,
-) -> FetchResult:
-    """GET a URL conditionally; raise Transient/PermanentSourceError for anything but a body or 304.
-
-    ``deadline`` bounds the whole response in seconds: the client's read timeout bounds each read
-    only, so a server dripping a byte at a time could otherwise hold a worker forever.
-    """
-    started = time.monotonic()
-    headers = {}
-    if validators.etag:
-        headers["If-None-Match"] = validators.etag
-    if validators.last_modified:
-        headers["If-Modified-Since"] = validators.last_modified
-    try:
-        with client.stream("GET", url, headers=headers) as response:
-            if response.status_code == 304:
-                return FetchResult(
-                    str(response.url), 304, b"", None, _validators(response, validators), True
-                )
-            _check_status(response)
-            content = _read_capped(response, max_bytes, deadline, started)
-            return FetchResult(
-                str(response.url),
-                response.status_code,
-                content,
-                response.headers.get("content-type"),
-                _validators(response, Validators()),
-            )
-    except httpx.TimeoutException as exc:
-        raise TransientSourceError(f"timed out fetching {url}: {type(exc).__name__}") from exc
-    except httpx.TooManyRedirects as exc:
-        raise PermanentSourceError(f"too many redirects fetching {url}") from exc
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise PermanentSourceError(f"cannot fetch {url}: {exc}") from exc
-    except httpx.DecodingError as exc:  # not a TransportError: a corrupt gzip/deflate body
-        raise TransientSourceError(f"cannot decompress the body from {url}: {exc}") from exc
-    except httpx.TransportError as exc:
-        raise TransientSourceError(
-            f"network error fetching {url}: {exc or type(exc).__name__}"
-        ) from exc

@@ -15,11 +15,10 @@ from xml.parsers.expat import errors as expat_errors
 from zoneinfo import ZoneInfo
 
 import feedparser
-import httpx
 
-from crawlers.base import Collected, ItemRecord, ParseResult, SourceSpec, Validators
+from crawlers.base import Collected, ItemRecord, ParseResult, RunState, SourceSpec
 from crawlers.encoding import mend_char_refs, mend_utf8
-from crawlers.http import fetch
+from crawlers.fetcher import Fetcher
 from crawlers.text import clean_text, html_to_text
 from crawlers.urls import canonical_url
 
@@ -235,11 +234,9 @@ class RssAdapter:
             raise ValueError(f"max_items must be a positive whole number, not {max_items!r}")
         return {"item_kind": kind, "max_items": max_items}
 
-    def collect(
-        self, client: httpx.Client, spec: SourceSpec, validators: Validators, max_bytes: int
-    ) -> Collected:
+    def collect(self, fetcher: Fetcher, spec: SourceSpec, state: RunState) -> Collected:
         """Conditionally fetch the feed and parse it; a 304 gives no items."""
-        result = fetch(client, spec.url, validators, max_bytes, deadline=spec.total_timeout)
+        result = fetcher.get(spec.url, validators=state.validators)
         if result.not_modified:
             return Collected(items=[], validators=result.validators, not_modified=True)
         options = self.validate_options(spec.options)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
 
+from crawlers.fetcher import Fetcher, Politeness
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.storage import db, repo
@@ -34,28 +36,49 @@ class App:
     settings: Settings
     engine: Engine
     sessions: Sessions
-    http: httpx.Client
+    fetcher: Fetcher
     analyser: Analyser
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def close(self) -> None:
         """Release connections."""
-        self.http.close()
+        self.fetcher.client.close()
         self.engine.dispose()
 
 
 def build_http_client(
     settings: Settings, transport: httpx.BaseTransport | None = None
 ) -> httpx.Client:
-    """An HTTP client with the configured identity, timeouts and redirect limit."""
+    """An HTTP client with the configured identity and timeouts (the Fetcher follows redirects)."""
     cfg = settings.http
     return httpx.Client(
         headers={"User-Agent": cfg.user_agent, "Accept-Language": "vi,en;q=0.5"},
         timeout=httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout),
-        follow_redirects=True,
-        max_redirects=cfg.max_redirects,
+        follow_redirects=False,
         transport=transport,
     )
+
+
+def build_fetcher(
+    settings: Settings,
+    sleep: Callable[[float], object],
+    transport: httpx.BaseTransport | None = None,
+) -> Fetcher:
+    """The one fetcher all sources share, so per-host limits hold across them."""
+    cfg = settings.http
+    policy = Politeness(
+        user_agent=cfg.user_agent,
+        per_host=cfg.per_host_concurrency,
+        min_delay=cfg.min_delay,
+        max_retries=cfg.max_retries,
+        max_retry_wait=cfg.max_retry_wait,
+        robots=cfg.robots,
+        max_bytes=cfg.max_bytes,
+        max_redirects=cfg.max_redirects,
+        deadline=cfg.total_timeout,
+        allowed_networks=cfg.allowed_networks,
+    )
+    return Fetcher(build_http_client(settings, transport), policy, sleep=sleep)
 
 
 def build_analyser(settings: Settings, *, classify_all: bool = False) -> Analyser:
@@ -88,16 +111,20 @@ def build_app(
     analyser: Analyser | None = None,
     engine: Engine | None = None,
     migrate: bool = True,
+    sleep: Callable[[float], object] | None = None,
 ) -> App:
     """Build the application; with ``migrate`` the schema is brought to head and sources synced."""
     analyser = analyser or build_analyser(settings)
     engine = engine or db.make_engine(settings.database.url, echo=settings.database.echo)
+    stopping = threading.Event()
     app = App(
         settings,
         engine,
         db.session_factory(engine),
-        build_http_client(settings, transport),
+        # Politeness waits end early on shutdown; the run then stores nothing (see pipeline).
+        build_fetcher(settings, sleep or stopping.wait, transport),
         analyser,
+        stopping,
     )
     if migrate:
         db.upgrade(engine)

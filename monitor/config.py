@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     field_validator,
     model_validator,
 )
@@ -120,6 +121,12 @@ class HttpSettings(_Section):
     total_timeout: float = Field(default=120.0, gt=0)
     max_bytes: int = Field(default=10_000_000, gt=0)
     max_redirects: int = Field(default=5, ge=0)
+    per_host_concurrency: int = Field(default=2, ge=1, le=16)
+    min_delay: float = Field(default=1.0, ge=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    max_retry_wait: float = Field(default=60.0, ge=0)
+    robots: bool = True
+    allowed_networks: tuple[IPvAnyNetwork, ...] = ()
 
 
 class SchedulerSettings(_Section):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crawlers.base import Collected, SourceSpec
+from crawlers.base import Collected, RunState, SourceSpec
 from crawlers.errors import PermanentSourceError, SourceError
 from crawlers.registry import get_adapter
 from monitor.bootstrap import App
@@ -74,7 +76,7 @@ def _store(app: App, run_id: int, source_id: str, collected: Collected, report: 
                 report.cases_opened += repo.open_or_update_case(session, item_id, analysis)
         report.new, report.updated = len(ingested.new), len(ingested.updated)
         report.status = "warning" if collected.warnings else "ok"
-        repo.record_success(session, source_id, collected.validators)
+        repo.record_success(session, source_id, collected.validators, collected.cursor, report.new)
         repo.finish_run(
             session,
             run_id,
@@ -110,7 +112,7 @@ def _finish_not_modified(
 ) -> RunReport:
     report.status = "not_modified"
     with db.transaction(app.sessions) as session:
-        repo.record_success(session, report.source_id, collected.validators)
+        repo.record_success(session, report.source_id, collected.validators, collected.cursor)
         repo.finish_run(session, run_id, "not_modified")
     return report
 
@@ -121,6 +123,22 @@ def _abandon(app: App, run_id: int, report: RunReport) -> RunReport:
     with db.transaction(app.sessions) as session:
         repo.finish_run(session, run_id, "abandoned", fetched=report.fetched)
     return report
+
+
+def _known(app: App) -> Callable[[Collection[str]], set[str]]:
+    def known(urls: Collection[str]) -> set[str]:
+        with app.sessions() as session:
+            return repo.known_urls(session, urls)
+
+    return known
+
+
+def _run_state(app: App, state: repo.SourceState) -> RunState:
+    # Secrets (API tokens) come from the environment by the name a source's options give, so
+    # they are never written in config.yaml and never logged.
+    return RunState(
+        state.validators, state.cursor, state.last_success_at, _known(app), os.environ.get
+    )
 
 
 def crawl_source(app: App, source_id: str, *, force: bool = False) -> RunReport:
@@ -144,14 +162,8 @@ def _crawl(app: App, source_id: str, force: bool) -> RunReport:
     report = RunReport(source_id, "running")
     try:
         adapter = get_adapter(settings.kind)
-        spec = SourceSpec(
-            settings.id,
-            settings.url,
-            settings.options,
-            timezone=app.settings.timezone,
-            total_timeout=app.settings.http.total_timeout,
-        )
-        collected = adapter.collect(app.http, spec, state.validators, app.settings.http.max_bytes)
+        spec = SourceSpec(settings.id, settings.url, settings.options, app.settings.timezone)
+        collected = adapter.collect(app.fetcher, spec, _run_state(app, state))
     except SourceError as exc:
         return _fail(app, run_id, report, exc, state.consecutive_failures + 1)
     except Exception as exc:  # a bug below the adapter: recorded on the source, never fatal

@@ -76,7 +76,8 @@ def make_settings(
         "database": {"url": db_url},
         "sources": sources or [],
         "scheduler": {"jitter": 0, "max_workers": 2},
-        "http": {"connect_timeout": 2, "read_timeout": 2},
+        # No politeness delay and no retries unless a test asks: tests never wait in real time.
+        "http": {"connect_timeout": 2, "read_timeout": 2, "min_delay": 0, "max_retries": 0},
     }
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
@@ -86,8 +87,24 @@ def make_settings(
 AppFactory = Callable[..., App]
 
 
+class FakeSleep:
+    """Stands in for the fetcher's sleep: records each wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
 @pytest.fixture
-def make_app(database: Database) -> Iterator[AppFactory]:
+def fake_sleep() -> FakeSleep:
+    """The waits the applications of one test asked for, none of them slept."""
+    return FakeSleep()
+
+
+@pytest.fixture
+def make_app(database: Database, fake_sleep: FakeSleep) -> Iterator[AppFactory]:
     """Build applications on the test database through the composition root."""
     apps: list[App] = []
 
@@ -98,13 +115,14 @@ def make_app(database: Database) -> Iterator[AppFactory]:
             make_settings(database.url, sources, **sections),
             transport=transport,
             engine=database.engine,
+            sleep=fake_sleep,
         )
         apps.append(app)
         return app
 
     yield factory
     for app in apps:
-        app.http.close()
+        app.fetcher.client.close()
 
 
 @dataclass

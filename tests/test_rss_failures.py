@@ -241,7 +241,9 @@ def test_body_over_the_cap_without_a_content_length(make_app: AppFactory) -> Non
     assert _titles(app, "big") == []
 
 
-def test_redirect_loop_is_a_clear_error(make_app: AppFactory, feed_server: FeedServer) -> None:
+def test_redirect_loop_is_stopped_at_once_and_named(
+    make_app: AppFactory, feed_server: FeedServer
+) -> None:
     route_a = feed_server.add("/a.rss", b"", status=302, Location=feed_server.url("/b.rss"))
     route_b = feed_server.add("/b.rss", b"", status=301, Location="/a.rss")
     app = make_app([{"id": "loop", "kind": "rss", "url": feed_server.url("/a.rss")}])
@@ -249,9 +251,23 @@ def test_redirect_loop_is_a_clear_error(make_app: AppFactory, feed_server: FeedS
     report = crawl_source(app, "loop")
 
     assert report.status == "error"
-    assert "too many redirects" in (_run(app, "loop").error or "")
-    assert route_a.hits + route_b.hits == 1 + app.settings.http.max_redirects
+    error = _run(app, "loop").error or ""
+    assert "redirect loop" in error and "/a.rss → " in error and "/b.rss → " in error
+    assert (route_a.hits, route_b.hits) == (1, 1)  # not followed round until the limit
     assert _source(app, "loop").consecutive_failures == 1
+
+
+def test_a_redirect_chain_past_the_limit_is_given_up(
+    make_app: AppFactory, feed_server: FeedServer
+) -> None:
+    hops = [
+        feed_server.add(f"/r{n}", b"", status=302, Location=f"/r{n + 1}") for n in range(10)
+    ]
+    app = make_app([{"id": "chain", "kind": "rss", "url": feed_server.url("/r0")}])
+
+    assert crawl_source(app, "chain").status == "error"
+    assert "too many redirects (over 5)" in (_run(app, "chain").error or "")
+    assert sum(hop.hits for hop in hops) == 1 + app.settings.http.max_redirects
 
 
 def test_corrupt_gzip_body_is_a_transient_error(
@@ -463,7 +479,7 @@ def test_every_failure_is_shown_per_source_and_the_good_one_stores(
         "500": "HTTP 500",
         "429": "Retry-After 120s",
         "404": "HTTP 404",
-        "loop": "too many redirects",
+        "loop": "redirect loop",
         "big": "byte cap",
     }
     sources = [{"id": s, "kind": "rss", "url": feed_server.url(f"/{s}")} for s in failing]

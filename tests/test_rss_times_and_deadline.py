@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 import crawlers.http
-from crawlers.base import SourceSpec, Validators
+from crawlers.base import RunState, SourceSpec
 from crawlers.errors import TransientSourceError
-from crawlers.http import fetch
+from crawlers.fetcher import Fetcher, Politeness
 from crawlers.rss import RssAdapter, parse_feed
 
 HANOI = "Asia/Ho_Chi_Minh"
@@ -96,9 +96,14 @@ def test_the_adapter_reads_dates_in_the_sources_timezone() -> None:
 
     spec = SourceSpec("tinh", FEED_URL, timezone=HANOI)
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        collected = RssAdapter().collect(client, spec, Validators(), 1_000_000)
+        collected = RssAdapter().collect(_fetcher(client), spec, RunState())
 
     assert [item.published_at for item in collected.items] == [EIGHT_IN_HANOI]
+
+
+def _fetcher(client: httpx.Client, deadline: float | None = 120.0) -> Fetcher:
+    # These handlers answer every path alike, robots.txt included: robots are not what is tested.
+    return Fetcher(client, Politeness(robots=False, min_delay=0, deadline=deadline))
 
 
 # --- the deadline on a whole response -------------------------------------------------------------
@@ -151,7 +156,7 @@ def _dripping_client(clock: FakeClock) -> tuple[httpx.Client, DrippingStream]:
 def test_a_dripping_response_is_given_up_at_the_deadline(clock: FakeClock) -> None:
     client, stream = _dripping_client(clock)
     with client, pytest.raises(TransientSourceError, match=r"took longer than 60 s") as caught:
-        fetch(client, FEED_URL, Validators(), 1_000_000, deadline=60)
+        _fetcher(client, deadline=60).get(FEED_URL)
 
     assert FEED_URL in str(caught.value)
     assert stream.sent == 3  # stopped at the first chunk past 60 s, not at the end of the body
@@ -160,7 +165,7 @@ def test_a_dripping_response_is_given_up_at_the_deadline(clock: FakeClock) -> No
 def test_without_a_deadline_the_same_response_is_read_whole(clock: FakeClock) -> None:
     client, _ = _dripping_client(clock)
     with client:
-        result = fetch(client, FEED_URL, Validators(), 1_000_000)
+        result = _fetcher(client, deadline=None).get(FEED_URL)
 
     assert result.content == b"".join(CHUNKS)
 
@@ -168,13 +173,13 @@ def test_without_a_deadline_the_same_response_is_read_whole(clock: FakeClock) ->
 def test_a_deadline_the_response_keeps_to_is_no_error(clock: FakeClock) -> None:
     client, _ = _dripping_client(clock)
     with client:
-        result = fetch(client, FEED_URL, Validators(), 1_000_000, deadline=len(CHUNKS) * 30)
+        result = _fetcher(client, deadline=len(CHUNKS) * 30).get(FEED_URL)
 
     assert result.content == b"".join(CHUNKS)
 
 
-def test_the_adapter_applies_the_sources_total_timeout(clock: FakeClock) -> None:
+def test_the_adapter_applies_the_fetchers_total_timeout(clock: FakeClock) -> None:
     client, _ = _dripping_client(clock)
-    spec = SourceSpec("tinh", FEED_URL, total_timeout=45)
+    spec = SourceSpec("tinh", FEED_URL)
     with client, pytest.raises(TransientSourceError, match=r"took longer than 45 s"):
-        RssAdapter().collect(client, spec, Validators(), 1_000_000)
+        RssAdapter().collect(_fetcher(client, deadline=45), spec, RunState())

@@ -70,6 +70,14 @@ class Source(Base):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     backoff_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the adapter asked to be given on its next run (high-water marks, seen links).
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # active | disabled (kept failing) | silent (no new item for too long); see monitor.health
+    health: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    health_reason: Mapped[str | None] = mapped_column(Text)
+    health_changed_at: Mapped[datetime | None]
+    failure_score: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    last_new_item_at: Mapped[datetime | None]
 
 
 class CrawlRun(Base):
@@ -144,8 +152,13 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # item: an item a person must look at; source: a source an administrator must fix
+    kind: Mapped[str] = mapped_column(String(16), default="item", server_default="item")
     item_id: Mapped[int | None] = mapped_column(
         ForeignKey("items.id", ondelete="SET NULL"), unique=True
+    )
+    source_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), index=True
     )
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16), index=True)

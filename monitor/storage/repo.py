@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,9 @@ class SourceState:
     validators: Validators
     consecutive_failures: int
     backoff_until: datetime | None
+    cursor: dict[str, Any] = field(default_factory=dict)
+    last_success_at: datetime | None = None
+    health: str = "active"
 
 
 @dataclass(slots=True)
@@ -88,7 +91,22 @@ def source_state(session: Session, source_id: str) -> SourceState:
         Validators(row.etag, row.last_modified),
         row.consecutive_failures,
         row.backoff_until,
+        dict(row.cursor or {}),
+        row.last_success_at,
+        row.health,
     )
+
+
+def known_urls(session: Session, canonical_urls: Collection[str]) -> set[str]:
+    """Which of these canonical URLs are stored already."""
+    found: set[str] = set()
+    keys = list(dict.fromkeys(canonical_urls))
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        found.update(
+            session.scalars(select(Item.canonical_url).where(Item.canonical_url.in_(chunk)))
+        )
+    return found
 
 
 def start_run(session: Session, source_id: str, status: str = "running") -> int:
@@ -115,13 +133,23 @@ def abandon_stale_runs(session: Session, started_before: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def record_success(session: Session, source_id: str, validators: Validators) -> None:
-    """A run read the source: remember its validators and clear the failure streak."""
+def record_success(
+    session: Session,
+    source_id: str,
+    validators: Validators,
+    cursor: Mapping[str, Any] | None = None,
+    new_items: int = 0,
+) -> None:
+    """A run read the source: remember its validators and cursor and clear the failure streak."""
     now = utcnow()
+    extra: dict[str, Any] = {} if cursor is None else {"cursor": dict(cursor)}
+    if new_items:
+        extra["last_new_item_at"] = now
     session.execute(
         update(Source)
         .where(Source.id == source_id)
         .values(
+            **extra,
             etag=validators.etag,
             last_modified=validators.last_modified,
             last_run_at=now,

@@ -1,0 +1,343 @@
+"""One polite way to fetch for every adapter: robots.txt, per-host limits, retries, redirects, SSRF.
+
+Adapters never call httpx themselves; they ask a shared ``Fetcher``, so the limits hold across all
+sources that happen to live on one host, whichever thread runs them. Threads, not asyncio: the
+scheduler, storage (SQLAlchemy sessions) and the analyser are synchronous, and a crawl is bounded by
+the scheduler's worker pool globally and by the per-host slots here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from protego import Protego
+
+from crawlers.base import Validators
+from crawlers.errors import (
+    BlockedTargetError,
+    PermanentSourceError,
+    RobotsDisallowedError,
+    TransientSourceError,
+)
+from crawlers.http import FetchResult, check_status, parse_retry_after, read_capped
+
+logger = logging.getLogger(__name__)
+_RETRY_STATUS = frozenset({429, 503})
+_REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Sequence[str]]
+_NO_VALIDATORS = Validators()
+
+
+@dataclass(frozen=True, slots=True)
+class Politeness:
+    """How the fetcher treats the hosts it talks to."""
+
+    user_agent: str = "ProvinceMonitor"
+    per_host: int = 2  # requests in flight to one host at once
+    min_delay: float = 1.0  # seconds between the starts of two requests to one host
+    max_retries: int = 2  # extra tries after a 429/503
+    max_retry_wait: float = 60.0  # a longer Retry-After is left to the source's own backoff
+    retry_backoff: float = 2.0  # first wait when a 429/503 says nothing about when to retry
+    robots: bool = True
+    robots_ttl: float = 86_400.0
+    max_crawl_delay: float = 60.0  # a robots.txt Crawl-delay above this is capped
+    max_bytes: int = 10_000_000
+    max_redirects: int = 5
+    deadline: float | None = 120.0  # seconds for a whole response, however slowly it arrives
+    # Networks a guarded (staff-submitted) URL may point into although they are not public.
+    allowed_networks: tuple[Network, ...] = ()
+
+
+@dataclass
+class _Host:
+    slots: threading.BoundedSemaphore
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    next_start: float = 0.0
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Robots:
+    rules: Protego | None  # None: no robots.txt, everything allowed
+    expires: float
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return [str(info[4][0]) for info in infos]
+
+
+class Fetcher:
+    """GETs URLs politely and safely; raises Transient/PermanentSourceError on failure."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        policy: Politeness = Politeness(),
+        *,
+        sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        resolve: Resolver = _resolve,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self._sleep, self._clock, self._resolve, self._rng = sleep, clock, resolve, rng
+        self._hosts: dict[str, _Host] = {}
+        self._robots: dict[str, _Robots] = {}
+        self._lock = threading.Lock()
+        self.in_flight_peak: dict[str, int] = {}  # per host, for benchmarks and tests
+        self._in_flight: dict[str, int] = {}
+
+    def get(
+        self,
+        url: str,
+        *,
+        validators: Validators = _NO_VALIDATORS,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        robots: bool = True,
+        guard: bool = False,
+        raise_for_status: bool = True,
+        max_bytes: int | None = None,
+    ) -> FetchResult:
+        """GET ``url`` following redirects; a 304 comes back as ``not_modified``.
+
+        ``robots=False`` is for official APIs, which robots.txt does not govern. ``guard=True``
+        refuses targets that are not public addresses (a URL a person typed in). With
+        ``raise_for_status=False`` an error status comes back with its body (API error payloads).
+        """
+        if params:
+            url = str(httpx.URL(url, params=dict(params)))
+        seen = [url]
+        while True:
+            result = self._get_hop(
+                url, validators, headers, robots, guard, raise_for_status, max_bytes
+            )
+            if result.status not in _REDIRECT_STATUS:
+                return result
+            url = self._next_hop(seen, result)
+
+    def _next_hop(self, seen: list[str], result: FetchResult) -> str:
+        location = result.headers.get("location")
+        if not location:
+            raise PermanentSourceError(f"redirect without a Location from {result.url}")
+        target = urljoin(result.url, location.strip())
+        if target in seen:
+            chain = " → ".join([*seen[seen.index(target) :], target])
+            raise PermanentSourceError(f"redirect loop: {chain}")
+        if len(seen) > self.policy.max_redirects:
+            raise PermanentSourceError(
+                f"too many redirects (over {self.policy.max_redirects}) fetching {seen[0]}"
+            )
+        seen.append(target)
+        return target
+
+    def _get_hop(
+        self,
+        url: str,
+        validators: Validators,
+        headers: Mapping[str, str] | None,
+        robots: bool,
+        guard: bool,
+        raise_for_status: bool,
+        max_bytes: int | None,
+    ) -> FetchResult:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PermanentSourceError(f"cannot fetch {url}: only http(s) URLs with a host")
+        if guard:
+            self._check_target(url, parts.hostname, parts.port)
+        if robots and self.policy.robots and not self._allowed(url):
+            raise RobotsDisallowedError(f"robots.txt of {parts.hostname} disallows {url}")
+        request_headers = dict(headers or {})
+        if validators.etag:
+            request_headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            request_headers["If-Modified-Since"] = validators.last_modified
+        cap = max_bytes or self.policy.max_bytes
+        for attempt in range(self.policy.max_retries + 1):
+            result = self._request(url, request_headers, cap, validators)
+            if result.status not in _RETRY_STATUS:
+                break
+            wait = self._retry_wait(result, attempt)
+            if wait is None:
+                break
+            logger.info("%s answered %d; retrying in %.1f s", url, result.status, wait)
+            self._defer_host(url, wait)
+        if raise_for_status and result.status >= 400:
+            check_status(result.status, result.url, result.headers)
+        return result
+
+    def _retry_wait(self, result: FetchResult, attempt: int) -> float | None:
+        """Seconds to wait before retrying a 429/503, or None to give up and report it."""
+        if attempt >= self.policy.max_retries:
+            return None
+        told = parse_retry_after(result.headers.get("retry-after"))
+        wait = told if told is not None else self.policy.retry_backoff * 2.0**attempt
+        if wait > self.policy.max_retry_wait:
+            return None
+        return wait + self._rng() * min(wait * 0.1 + 0.5, 5.0)  # jitter: not all at once
+
+    def _request(
+        self, url: str, headers: Mapping[str, str], max_bytes: int, validators: Validators
+    ) -> FetchResult:
+        host = self._slot(url)
+        try:
+            return self._send(url, headers, max_bytes, validators)
+        finally:
+            self._release(url, host)
+
+    def _send(
+        self, url: str, headers: Mapping[str, str], max_bytes: int, validators: Validators
+    ) -> FetchResult:
+        started = time.monotonic()
+        try:
+            with self.client.stream("GET", url, headers=headers, follow_redirects=False) as resp:
+                if resp.status_code == 304:
+                    return FetchResult(
+                        str(resp.url),
+                        304,
+                        b"",
+                        None,
+                        _validators(resp, validators),
+                        True,
+                        headers=dict(resp.headers),
+                    )
+                if resp.status_code in _REDIRECT_STATUS or resp.status_code in _RETRY_STATUS:
+                    content = b""  # not read: a redirect or a throttle carries nothing we want
+                else:
+                    content = read_capped(resp, max_bytes, self.policy.deadline, started)
+                return FetchResult(
+                    str(resp.url),
+                    resp.status_code,
+                    content,
+                    resp.headers.get("content-type"),
+                    _validators(resp, Validators()),
+                    headers=dict(resp.headers),
+                )
+        except httpx.TimeoutException as exc:
+            raise TransientSourceError(f"timed out fetching {url}: {type(exc).__name__}") from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise PermanentSourceError(f"cannot fetch {url}: {exc}") from exc
+        except httpx.DecodingError as exc:  # not a TransportError: a corrupt gzip/deflate body
+            raise TransientSourceError(f"cannot decompress the body from {url}: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise TransientSourceError(
+                f"network error fetching {url}: {exc or type(exc).__name__}"
+            ) from exc
+
+    # -- per-host politeness ---------------------------------------------------------------
+
+    def _host(self, url: str) -> tuple[str, _Host]:
+        key = urlsplit(url).netloc.lower()
+        with self._lock:
+            host = self._hosts.get(key)
+            if host is None:
+                host = _Host(threading.BoundedSemaphore(self.policy.per_host))
+                host.delay = self.policy.min_delay
+                self._hosts[key] = host
+            return key, host
+
+    def _slot(self, url: str) -> _Host:
+        key, host = self._host(url)
+        host.slots.acquire()
+        with host.lock:
+            now = self._clock()
+            start = max(now, host.next_start)
+            host.next_start = start + host.delay
+        if start > now:
+            self._sleep(start - now)
+        with self._lock:
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+            self.in_flight_peak[key] = max(self.in_flight_peak.get(key, 0), self._in_flight[key])
+        return host
+
+    def _release(self, url: str, host: _Host) -> None:
+        key = urlsplit(url).netloc.lower()
+        with self._lock:
+            self._in_flight[key] -= 1
+        host.slots.release()
+
+    def _defer_host(self, url: str, seconds: float) -> None:
+        """Hold every request to this host (from any source) for ``seconds``."""
+        _, host = self._host(url)
+        with host.lock:
+            host.next_start = max(host.next_start, self._clock() + seconds)
+
+    # -- robots.txt -------------------------------------------------------------------------
+
+    def _allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc.lower()}"
+        with self._lock:
+            cached = self._robots.get(origin)
+        if cached is None or cached.expires < self._clock():
+            cached = self._load_robots(origin)
+            with self._lock:
+                self._robots[origin] = cached
+        if cached.rules is None:
+            return True
+        return bool(cached.rules.can_fetch(url, self.policy.user_agent))
+
+    def _load_robots(self, origin: str) -> _Robots:
+        """Fetch and parse a host's robots.txt (RFC 9309: 4xx allows all, 5xx is retried later)."""
+        expires = self._clock() + self.policy.robots_ttl
+        robots_url = f"{origin}/robots.txt"
+        try:
+            result = self.get(robots_url, robots=False, max_bytes=500_000, raise_for_status=False)
+        except PermanentSourceError:
+            return _Robots(None, expires)  # redirected away, loops, too big: treat as absent
+        if result.status >= 500 or result.status in _RETRY_STATUS:
+            raise TransientSourceError(
+                f"robots.txt of {origin} answered HTTP {result.status}; trying the host later"
+            )
+        if result.status >= 400:
+            return _Robots(None, expires)
+        rules = Protego.parse(result.content.decode("utf-8", "replace"))
+        crawl_delay = rules.crawl_delay(self.policy.user_agent)
+        if crawl_delay:
+            _, host = self._host(origin)
+            host.delay = max(self.policy.min_delay, min(crawl_delay, self.policy.max_crawl_delay))
+        return _Robots(rules, expires)
+
+    # -- SSRF guard -------------------------------------------------------------------------
+
+    def _check_target(self, url: str, hostname: str, port: int | None) -> None:
+        """Refuse a URL whose host resolves to a loopback, private, link-local or reserved address."""
+        try:
+            addresses = self._resolve(hostname, port or 443)
+        except OSError as exc:
+            raise TransientSourceError(f"cannot resolve {hostname}: {exc}") from exc
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if ip.is_global and not ip.is_multicast:
+                continue
+            if any(ip in network for network in self.policy.allowed_networks):
+                continue
+            raise BlockedTargetError(
+                f"{url} points to {ip}, which is not a public address; "
+                "only http.allowed_networks may be fetched that way"
+            )
+
+    def peak_in_flight(self) -> dict[str, int]:
+        """The most requests that were ever in flight at once, per host."""
+        with self._lock:
+            return dict(self.in_flight_peak)
+
+
+def _validators(response: httpx.Response, previous: Validators) -> Validators:
+    return Validators(
+        etag=response.headers.get("etag") or previous.etag,
+        last_modified=response.headers.get("last-modified") or previous.last_modified,
+    )
