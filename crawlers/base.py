@@ -75,6 +75,10 @@ def _no_secrets(name: str) -> str | None:
     return None
 
 
+def _no_cases() -> list[str]:
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class RunState:
     """What the application remembers of a source between runs, and what it lets adapters ask."""
@@ -86,6 +90,8 @@ class RunState:
     known: Callable[[Collection[str]], set[str]] = _nothing_known
     # A secret (an API token) by the name of the environment variable a source's options give.
     secret: Callable[[str], str | None] = _no_secrets
+    # The canonical URLs of this source's items that are open cases (to follow their comments).
+    open_cases: Callable[[], list[str]] = _no_cases
 
 
 class SourceAdapter(Protocol):

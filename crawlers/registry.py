@@ -12,6 +12,13 @@ from crawlers.errors import UnknownKindError
 _ADAPTERS: dict[str, str] = {
     "rss": "crawlers.rss:RssAdapter",
     "atom": "crawlers.rss:RssAdapter",
+    "html": "crawlers.html:HtmlAdapter",
+    "sitemap": "crawlers.sitemap:SitemapAdapter",
+    "gnews": "crawlers.gnews:GoogleNewsAdapter",
+    "facebook": "crawlers.facebook:FacebookAdapter",
+    "youtube": "crawlers.youtube:YouTubeAdapter",
+    "forum": "crawlers.forum:ForumAdapter",
+    "manual": "crawlers.manual:ManualAdapter",
 }
 
 

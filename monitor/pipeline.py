@@ -133,11 +133,24 @@ def _known(app: App) -> Callable[[Collection[str]], set[str]]:
     return known
 
 
+def _open_cases(app: App, source_id: str) -> Callable[[], list[str]]:
+    def open_cases() -> list[str]:
+        with app.sessions() as session:
+            return repo.open_case_urls(session, source_id)
+
+    return open_cases
+
+
 def _run_state(app: App, state: repo.SourceState) -> RunState:
     # Secrets (API tokens) come from the environment by the name a source's options give, so
     # they are never written in config.yaml and never logged.
     return RunState(
-        state.validators, state.cursor, state.last_success_at, _known(app), os.environ.get
+        state.validators,
+        state.cursor,
+        state.last_success_at,
+        _known(app),
+        os.environ.get,
+        _open_cases(app, state.id),
     )
 
 

@@ -85,7 +85,7 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
         ("sources:\n  - {id: a, kind: rss}\n", r"config.yaml:2: sources.0.url: Field required"),
         (
             "sources:\n  - {id: a, kind: telepathy, url: 'http://x'}\n",
-            r"unknown source kind 'telepathy'; known kinds: atom, rss",
+            r"unknown source kind 'telepathy'; known kinds: atom, facebook, forum, gnews, html, manual, rss, sitemap, youtube",
         ),
         (
             "sources:\n  - {id: a, kind: rss, url: 'http://x', interval: soon}\n",

@@ -109,6 +109,18 @@ def known_urls(session: Session, canonical_urls: Collection[str]) -> set[str]:
     return found
 
 
+def open_case_urls(session: Session, source_id: str, limit: int = 50) -> list[str]:
+    """Canonical URLs of a source's items whose cases are still open, newest first."""
+    rows = session.scalars(
+        select(Item.canonical_url)
+        .join(Case, Case.item_id == Item.id)
+        .where(Item.source_id == source_id, Case.status.not_in(("resolved", "dismissed")))
+        .order_by(Case.opened_at.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
 def start_run(session: Session, source_id: str, status: str = "running") -> int:
     """Record that a run of a source began; returns its id."""
     run = CrawlRun(source_id=source_id, status=status, started_at=utcnow())
