@@ -36,6 +36,10 @@ _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 _NO_VALIDATORS = Validators()
+# Not sent on to another origin when a redirect leads there (httpx drops them the same way).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# IPv6 prefixes that carry an IPv4 address a gateway may forward to (NAT64, RFC 6052).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,15 @@ class _Host:
     slots: threading.BoundedSemaphore
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_start: float = 0.0
+    last_start: float | None = None
     delay: float = 0.0
+
+    def slow_down(self, delay: float) -> None:
+        """Space the starts ``delay`` apart from now on, counting from the last start."""
+        with self.lock:
+            self.delay = delay
+            if self.last_start is not None:
+                self.next_start = max(self.next_start, self.last_start + delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +107,7 @@ class Fetcher:
         self._sleep, self._clock, self._resolve, self._rng = sleep, clock, resolve, rng
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, _Robots] = {}
+        self._robots_loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.in_flight_peak: dict[str, int] = {}  # per host, for benchmarks and tests
         self._in_flight: dict[str, int] = {}
@@ -117,8 +130,8 @@ class Fetcher:
         refuses targets that are not public addresses (a URL a person typed in). With
         ``raise_for_status=False`` an error status comes back with its body (API error payloads).
         """
-        if params:
-            url = str(httpx.URL(url, params=dict(params)))
+        if params:  # merged: a query already in the URL is kept
+            url = str(httpx.URL(url).copy_merge_params(dict(params)))
         seen = [url]
         while True:
             result = self._get_hop(
@@ -127,6 +140,8 @@ class Fetcher:
             if result.status not in _REDIRECT_STATUS:
                 return result
             url = self._next_hop(seen, result)
+            if headers and _origin(url) != _origin(seen[0]):
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
 
     def _next_hop(self, seen: list[str], result: FetchResult) -> str:
         location = result.headers.get("location")
@@ -158,7 +173,7 @@ class Fetcher:
             raise PermanentSourceError(f"cannot fetch {url}: only http(s) URLs with a host")
         if guard:
             self._check_target(url, parts.hostname, parts.port)
-        if robots and self.policy.robots and not self._allowed(url):
+        if robots and self.policy.robots and not self._allowed(url, guard):
             raise RobotsDisallowedError(f"robots.txt of {parts.hostname} disallows {url}")
         request_headers = dict(headers or {})
         if validators.etag:
@@ -256,8 +271,13 @@ class Fetcher:
             now = self._clock()
             start = max(now, host.next_start)
             host.next_start = start + host.delay
+            host.last_start = start
         if start > now:
-            self._sleep(start - now)
+            try:
+                self._sleep(start - now)
+            except BaseException:  # interrupted: the slot must not be lost for good
+                host.slots.release()
+                raise
         with self._lock:
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
             self.in_flight_peak[key] = max(self.in_flight_peak.get(key, 0), self._in_flight[key])
@@ -277,25 +297,44 @@ class Fetcher:
 
     # -- robots.txt -------------------------------------------------------------------------
 
-    def _allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc.lower()}"
+    def _allowed(self, url: str, guard: bool) -> bool:
+        origin = _origin(url)
+        rules = self._cached_robots(origin)
+        if rules is None:
+            with self._lock:
+                loading = self._robots_loading.setdefault(origin, threading.Lock())
+            # One thread fetches a host's robots.txt; the others wait for it and read the cache.
+            with loading:
+                rules = self._cached_robots(origin)
+                if rules is None:
+                    rules = self._load_robots(origin, guard)
+                    with self._lock:
+                        self._robots[origin] = rules
+        if rules.rules is None:
+            return True
+        return bool(rules.rules.can_fetch(url, self._robot_name))
+
+    @property
+    def _robot_name(self) -> str:
+        # RFC 9309 matches the product token; the whole header would let "User-agent: git"
+        # match the "github.com" in our contact URL.
+        token = self.policy.user_agent.split("/", 1)[0].strip()
+        return token.split()[0] if token else self.policy.user_agent
+
+    def _cached_robots(self, origin: str) -> _Robots | None:
         with self._lock:
             cached = self._robots.get(origin)
-        if cached is None or cached.expires < self._clock():
-            cached = self._load_robots(origin)
-            with self._lock:
-                self._robots[origin] = cached
-        if cached.rules is None:
-            return True
-        return bool(cached.rules.can_fetch(url, self.policy.user_agent))
+        return cached if cached is not None and cached.expires >= self._clock() else None
 
-    def _load_robots(self, origin: str) -> _Robots:
+    def _load_robots(self, origin: str, guard: bool) -> _Robots:
         """Fetch and parse a host's robots.txt (RFC 9309: 4xx allows all, 5xx is retried later)."""
         expires = self._clock() + self.policy.robots_ttl
         robots_url = f"{origin}/robots.txt"
         try:
-            result = self.get(robots_url, robots=False, max_bytes=500_000, raise_for_status=False)
+            # Guarded like the URL it is for: its redirects must not reach a private address.
+            result = self.get(
+                robots_url, robots=False, guard=guard, max_bytes=500_000, raise_for_status=False
+            )
         except PermanentSourceError:
             return _Robots(None, expires)  # redirected away, loops, too big: treat as absent
         if result.status >= 500 or result.status in _RETRY_STATUS:
@@ -305,10 +344,12 @@ class Fetcher:
         if result.status >= 400:
             return _Robots(None, expires)
         rules = Protego.parse(result.content.decode("utf-8", "replace"))
-        crawl_delay = rules.crawl_delay(self.policy.user_agent)
+        crawl_delay = rules.crawl_delay(self._robot_name)
         if crawl_delay:
             _, host = self._host(origin)
-            host.delay = max(self.policy.min_delay, min(crawl_delay, self.policy.max_crawl_delay))
+            host.slow_down(
+                max(self.policy.min_delay, min(crawl_delay, self.policy.max_crawl_delay))
+            )
         return _Robots(rules, expires)
 
     # -- SSRF guard -------------------------------------------------------------------------
@@ -316,12 +357,17 @@ class Fetcher:
     def _check_target(self, url: str, hostname: str, port: int | None) -> None:
         """Refuse a URL whose host resolves to a loopback, private, link-local or reserved address."""
         try:
-            addresses = self._resolve(hostname, port or 443)
-        except OSError as exc:
-            raise TransientSourceError(f"cannot resolve {hostname}: {exc}") from exc
+            addresses = [str(ipaddress.ip_address(hostname))]  # a literal needs no look-up
+        except ValueError:
+            try:
+                addresses = list(self._resolve(hostname, port or 443))
+            except OSError as exc:
+                raise TransientSourceError(f"cannot resolve {hostname}: {exc}") from exc
+        if not addresses:
+            raise TransientSourceError(f"cannot resolve {hostname}: no address")
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%")[0])
-            if ip.is_global and not ip.is_multicast:
+            if _public(ip):
                 continue
             if any(ip in network for network in self.policy.allowed_networks):
                 continue
@@ -334,6 +380,24 @@ class Fetcher:
         """The most requests that were ever in flight at once, per host."""
         with self._lock:
             return dict(self.in_flight_peak)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global unicast address, also counting an IPv4 address an IPv6 one carries."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if carried is None and ip in _NAT64:
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if carried is not None:
+            return _public(carried)
+    return True
 
 
 def _validators(response: httpx.Response, previous: Validators) -> Validators:
