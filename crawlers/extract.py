@@ -26,11 +26,36 @@ logger = logging.getLogger(__name__)
 # A byline closing a Vietnamese article: "Lê Phương", "Minh Anh - Hoàng Nam", "TRẦN VĂN A".
 _BYLINE = re.compile(r"^[^\W\d_][^\W\d_.'’]*(?:[ -]{1,3}[^\W\d_][^\W\d_.'’]*){0,5}$")
 _MAX_BYLINE = 40
+_DATE = re.compile(r"\b(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d\d-\d\d)\b")
+_NOT_WORDS = re.compile(r"[\d\W_]+")
+_MAX_DATELINE = 60
 # JSON-LD articleBody is the publisher's own statement of the text: used when it is long and
 # mostly agrees with what the markup gave (some sites put only a teaser or stale text there).
 _MIN_LD_BODY = 500
 _LD_AGREEMENT = 0.6
 _MAX_BYTES = 20_000_000
+# Real pages nest a few dozen levels deep; lexbor takes seconds past ~20,000 levels.
+_MANY_TAGS = 8_000
+_MAX_DEPTH = 1_000
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)[^>]*>")
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +96,8 @@ def extract_article(
         return Article(title="", text="", warnings=[*warnings, "empty page"], encoding=encoding)
     if markup.count("\ufffd") > len(markup) // 10 or "\x00" in markup[:1000]:
         return Article(title="", text="", warnings=[*warnings, "not HTML: binary bytes"])
+    if markup.count("<") > _MANY_TAGS:
+        markup = _flatten(markup, warnings)
     try:
         return _extract(markup, url, zone, encoding, warnings)
     except (RecursionError, MemoryError, ValueError) as exc:
@@ -78,11 +105,28 @@ def extract_article(
         return Article(title="", text="", warnings=[*warnings, f"unreadable page: {exc!r}"])
 
 
+def _flatten(markup: str, warnings: list[str]) -> str:
+    """Drop the tags nested deeper than any real page nests (the parser is quadratic in depth)."""
+    depth, kept, start, dropped = 0, [], 0, 0
+    for tag in _TAG.finditer(markup):
+        if tag[2].lower() in _VOID or tag[0].endswith("/>"):
+            continue
+        depth += -1 if tag[1] else 1
+        if depth > _MAX_DEPTH or tag[1] and depth >= _MAX_DEPTH:
+            kept.append(markup[start : tag.start()])
+            start, dropped = tag.end(), dropped + 1
+    if not dropped:
+        return markup
+    warnings.append(f"{dropped:,} tags nested deeper than {_MAX_DEPTH} dropped")
+    return "".join(kept) + markup[start:]
+
+
 def _extract(markup: str, url: str, zone: ZoneInfo, encoding: str, warnings: list[str]) -> Article:
     tree = LexborHTMLParser(markup)
     meta = page_meta(tree, zone, warnings)
     text = main_text(tree)
     text = _prefer_ld_body(text, meta.article_body)
+    text = _drop_datelines(text)
     text, byline = _split_byline(text)
     if not text:
         warnings.append("no article text found")
@@ -115,6 +159,21 @@ def _prefer_ld_body(text: str, ld_body: str | None) -> str:
     if not text or shared >= _LD_AGREEMENT * sum(theirs.values()):
         return body if len(body) >= len(text) * 0.8 else text
     return text
+
+
+def _is_dateline(line: str) -> bool:
+    if len(line) > _MAX_DATELINE or not _DATE.search(line):
+        return False
+    return len(_NOT_WORDS.sub(" ", line).split()) <= 4
+
+
+def _drop_datelines(text: str) -> str:
+    """Take the date stamps ("Thứ tư, 22/10/2025, 19:25 (GMT+7)") off the start and end."""
+    lines = text.split("\n")
+    ends = {*range(min(3, len(lines))), *range(max(0, len(lines) - 3), len(lines))}
+    return "\n".join(
+        line for n, line in enumerate(lines) if n not in ends or not _is_dateline(line)
+    )
 
 
 def _split_byline(text: str) -> tuple[str, str | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -209,9 +210,14 @@ def _own_text(node: LexborNode) -> str:
     return node.text(deep=False)
 
 
-def score_candidates(root: LexborNode) -> dict[LexborNode, float]:
-    """Readability's scores: each paragraph's votes added to its ancestors, by distance."""
-    scores: dict[LexborNode, float] = {}
+# selectolax compares nodes by their serialized HTML (slow, and equal for twin boxes), so nodes
+# are told apart and looked up by mem_id, the address of the element in the tree.
+Scores = dict[int, tuple[LexborNode, float]]
+
+
+def score_candidates(root: LexborNode) -> Scores:
+    """Readability's scores by mem_id: each paragraph's votes added to its ancestors, by distance."""
+    scores: Scores = {}
     for node in root.css(_SCORED_TAGS):
         text = _own_text(node).strip()
         if len(text) < _MIN_PARAGRAPH:
@@ -223,24 +229,24 @@ def score_candidates(root: LexborNode) -> dict[LexborNode, float]:
         for level, ancestor in enumerate(_ancestors(node, 3)):
             _add(scores, ancestor, votes / (1, 2, 6)[level])
     return {
-        node: score * (1 - link_density(node))
-        for node, score in scores.items()
+        key: (node, score * (1 - link_density(node)))
+        for key, (node, score) in scores.items()
         if node.tag != "body"
     }
 
 
-def _add(scores: dict[LexborNode, float], node: LexborNode, votes: float) -> None:
-    if node not in scores:
-        scores[node] = _TAG_WEIGHT.get(node.tag or "", 0) + class_weight(node)
-    scores[node] += votes
+def _add(scores: Scores, node: LexborNode, votes: float) -> None:
+    key = node.mem_id
+    if key not in scores:
+        scores[key] = (node, _TAG_WEIGHT.get(node.tag or "", 0) + class_weight(node))
+    scores[key] = (node, scores[key][1] + votes)
 
 
-def pick_content(root: LexborNode, scores: dict[LexborNode, float]) -> list[LexborNode]:
+def pick_content(root: LexborNode, scores: Scores) -> list[LexborNode]:
     """The best-scoring container and the siblings that look like more of it."""
     if not scores:
         return [root]
-    top = max(scores, key=scores.__getitem__)
-    top_score = scores[top]
+    top, top_score = max(scores.values(), key=lambda pair: pair[1])
     parent = top.parent
     if parent is None:
         return [top]
@@ -248,12 +254,13 @@ def pick_content(root: LexborNode, scores: dict[LexborNode, float]) -> list[Lexb
     top_class = top.attributes.get("class")
     chosen = []
     for sibling in parent.iter():
-        if sibling == top:
+        key = sibling.mem_id
+        if key == top.mem_id:
             chosen.append(sibling)
             continue
         bonus = top_score * 0.2 if top_class and sibling.attributes.get("class") == top_class else 0
-        if sibling in scores:
-            if scores[sibling] + bonus >= threshold:
+        if key in scores:
+            if scores[key][1] + bonus >= threshold:
                 chosen.append(sibling)
         elif sibling.tag == "p" and _looks_like_paragraph(sibling):
             chosen.append(sibling)
@@ -270,18 +277,48 @@ def _looks_like_paragraph(node: LexborNode) -> bool:
 
 def clean_container(node: LexborNode) -> None:
     """Drop link lists and boilerplate boxes inside the chosen content (readability's cleaning)."""
-    _remove(box for box in node.css("ul, ol, div, section, table, p, li, dl") if _is_clutter(box))
+    sizes = _sizes(node)
+    boxes = node.css("ul, ol, div, section, table, p, li, dl")
+    _remove(box for box in boxes if _is_clutter(box, sizes.get(box.mem_id, _Size())))
 
 
-def _is_clutter(box: LexborNode) -> bool:
+@dataclass(slots=True)
+class _Size:
+    text: int = 0
+    linked: int = 0
+    images: int = 0
+
+
+def _sizes(root: LexborNode) -> dict[int, _Size]:
+    """Text length, linked text length and images of every element under root, in one pass."""
+    # Asking each box for its text would be quadratic in the nesting depth (50,000 nested divs).
+    sizes: dict[int, _Size] = {}
+    top = root.mem_id
+    for node in reversed(list(root.traverse(include_text=True))):
+        size = sizes.setdefault(node.mem_id, _Size())
+        if node.tag == "-text":
+            size.text = len((node.text_content or "").strip())
+        elif node.tag == "a":
+            size.linked = size.text
+        elif node.tag == "img":
+            size.images = 1
+        parent = node.parent
+        if parent is not None and node.mem_id != top:
+            total = sizes.setdefault(parent.mem_id, _Size())
+            total.text += size.text
+            total.linked += size.linked
+            total.images += size.images
+    return sizes
+
+
+def _is_clutter(box: LexborNode, size: _Size) -> bool:
     """Tell whether a box inside the content is a link list, a named boilerplate box or empty."""
-    text = box.text().strip()
-    if not text:
-        return box.tag in ("p", "div") and box.css_first("img") is None
-    density = link_density(box, len(text))
-    if class_weight(box) < 0 and len(text) < 1000 or density > 0.5 and box.tag != "p":
+    if not size.text:
+        return box.tag in ("p", "div") and not size.images
+    density = min(1.0, size.linked / size.text)
+    if class_weight(box) < 0 and size.text < 1000 or density > 0.5 and box.tag != "p":
         return True
-    return density > 0.33 and len(text) < 200 and box.tag in ("p", "li")
+    return density > 0.33 and size.text < 200 and box.tag in ("p", "li")
 
 
 def render(nodes: Iterable[LexborNode]) -> str:
