@@ -25,7 +25,7 @@ from monitor.configfile import config_path, load_settings
 from monitor.errors import ConfigError, StorageError
 from monitor.extract_cli import extract
 from monitor.nlp_cli import nlp_cli
-from monitor.pipeline import RunReport, crawl_source
+from monitor.pipeline import RunReport, crawl_source, enable_sources
 from monitor.scheduler import serve
 from monitor.storage import db, queries
 from nlp.base import SEVERITIES
@@ -147,13 +147,61 @@ def sources_list(ctx: typer.Context) -> None:
     app.close()
 
 
+_HEALTH_STYLE = {"active": "green", "disabled": "red", "silent": "yellow"}
+
+
+@sources_cli.command("health")
+def sources_health(ctx: typer.Context) -> None:
+    """Show each source's health: last success, last new item, failure score, state."""
+    app = _app(ctx)
+    table = Table(
+        "id", "kind", "state", "score", "last success", "last new item", "fails", "why / last error"
+    )
+    for row in queries.sources_health(app.sessions):
+        state = row.health if row.enabled else "off"
+        style = _HEALTH_STYLE.get(state, "dim")
+        table.add_row(
+            row.id,
+            row.kind,
+            f"[{style}]{state}[/{style}]",
+            f"{row.failure_score:.2f}",
+            _local(row.last_success_at, app.settings),
+            _local(row.last_new_item_at, app.settings),
+            str(row.consecutive_failures),
+            (row.health_reason or row.last_error or "")[:90],
+        )
+    console.print(table)
+    app.close()
+
+
+@sources_cli.command("enable")
+def sources_enable(
+    ctx: typer.Context, source_ids: Annotated[list[str], typer.Argument(metavar="ID...")]
+) -> None:
+    """Put disabled or silent sources back to work (clean score; their cases are resolved)."""
+    app = _app(ctx)
+    try:
+        changed = enable_sources(app, source_ids, actor="cli")
+    except KeyError as exc:
+        _fail(f"unknown source id: {exc.args[0]}", 2)
+    for source_id in source_ids:
+        console.print(f"{source_id}: {'enabled' if source_id in changed else 'already active'}")
+    app.close()
+
+
 def _report_table(reports: list[RunReport], settings: Settings) -> Table:
     table = Table("source", "status", "fetched", "new", "updated", "errors", "cases", "note")
     for r in sorted(reports, key=lambda r: r.source_id):
         note = r.error or "; ".join(r.warnings)[:120]
         if r.status == "deferred":
             note = f"backing off until {_local(r.deferred_until, settings)} (--force to crawl now)"
-        style = {"error": "red", "warning": "yellow", "deferred": "yellow"}.get(r.status)
+        elif r.status == "disabled":
+            note = "disabled after repeated failures (`monitor sources enable` or --force)"
+        elif r.health:
+            note = f"now {r.health}: {r.health_reason}; " + note
+        style = {"error": "red", "warning": "yellow", "deferred": "yellow", "disabled": "red"}.get(
+            r.status
+        )
         table.add_row(
             r.source_id,
             f"[{style}]{r.status}[/{style}]" if style else r.status,

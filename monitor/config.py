@@ -7,6 +7,7 @@ the key, the file (and line) or the environment variable, and what is wrong.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +25,7 @@ from pydantic import (
 
 from crawlers.errors import UnknownKindError
 from crawlers.registry import get_adapter
+from monitor.health import HealthPolicy
 from monitor.storage.db import check_url
 from nlp.severity import (
     DEFAULT_IGNORE,
@@ -138,6 +140,24 @@ class SchedulerSettings(_Section):
     max_backoff: Seconds = 21600
 
 
+class HealthSettings(_Section):
+    """When a failing source is disabled and a quiet one flagged silent (see monitor.health)."""
+
+    hard_weight: float = Field(default=1.0, ge=0)
+    temporary_weight: float = Field(default=0.4, ge=0)
+    soft_weight: float = Field(default=0.1, ge=0)
+    decay: float = Field(default=0.9, gt=0, le=1)
+    disable_at: float = Field(default=3.0, gt=0)
+    silent_factor: float = Field(default=5.0, gt=1)
+    silent_min: Seconds = 43200
+    min_history: int = Field(default=5, ge=2)
+
+    def to_policy(self) -> HealthPolicy:
+        """The health policy these settings describe."""
+        data = self.model_dump()
+        return HealthPolicy(**{**data, "silent_min": timedelta(seconds=data["silent_min"])})
+
+
 class AlertsSettings(_Section):
     """When an item becomes a case."""
 
@@ -235,6 +255,7 @@ class Settings(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     http: HttpSettings = HttpSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    health: HealthSettings = HealthSettings()
     alerts: AlertsSettings = AlertsSettings()
     analysis: AnalysisSettings = AnalysisSettings()
     topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))

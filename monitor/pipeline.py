@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from crawlers.base import Collected, RunState, SourceSpec
 from crawlers.errors import PermanentSourceError, SourceError
 from crawlers.registry import get_adapter
+from monitor import health
 from monitor.bootstrap import App
-from monitor.storage import db, repo
+from monitor.storage import db, repo, sourcehealth
 from monitor.storage.models import utcnow
 from nlp.base import Analysis, severity_rank
 
@@ -33,6 +34,9 @@ class RunReport:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     deferred_until: datetime | None = None
+    # The source's health changed with this run (disabled, silent, active again) and why.
+    health: str | None = None
+    health_reason: str | None = None
 
 
 def _backoff(app: App, failures: int, exc: SourceError) -> datetime:
@@ -77,6 +81,7 @@ def _store(app: App, run_id: int, source_id: str, collected: Collected, report: 
         report.new, report.updated = len(ingested.new), len(ingested.updated)
         report.status = "warning" if collected.warnings else "ok"
         repo.record_success(session, source_id, collected.validators, collected.cursor, report.new)
+        _health_after_success(app, session, report, len(collected.warnings))
         repo.finish_run(
             session,
             run_id,
@@ -89,12 +94,32 @@ def _store(app: App, run_id: int, source_id: str, collected: Collected, report: 
         )
 
 
+def _note(report: RunReport, change: sourcehealth.HealthChange | None) -> None:
+    if change is None:
+        return
+    report.health, report.health_reason = change.health, change.reason
+    logger.warning("source %s is now %s: %s", change.source_id, change.health, change.reason)
+
+
+def _health_after_success(app: App, session: db.Session, report: RunReport, warnings: int) -> None:
+    policy = app.settings.health.to_policy()
+    outcome = health.outcome_of(None, warnings)
+    _note(report, sourcehealth.record_outcome(session, report.source_id, outcome, None, policy))
+    _note(report, sourcehealth.check_silence(session, report.source_id, report.new, policy))
+
+
 def _fail(app: App, run_id: int, report: RunReport, exc: SourceError, failures: int) -> RunReport:
     report.status, report.error, report.errors = "error", str(exc), report.errors + 1
     report.deferred_until = _backoff(app, failures, exc)
     logger.warning("source %s failed: %s", report.source_id, exc)
     with db.transaction(app.sessions) as session:
         repo.record_failure(session, report.source_id, str(exc), report.deferred_until)
+        policy = app.settings.health.to_policy()
+        outcome = health.outcome_of(exc)
+        _note(
+            report,
+            sourcehealth.record_outcome(session, report.source_id, outcome, str(exc), policy),
+        )
         repo.finish_run(
             session,
             run_id,
@@ -113,6 +138,7 @@ def _finish_not_modified(
     report.status = "not_modified"
     with db.transaction(app.sessions) as session:
         repo.record_success(session, report.source_id, collected.validators, collected.cursor)
+        _health_after_success(app, session, report, 0)
         repo.finish_run(session, run_id, "not_modified")
     return report
 
@@ -169,6 +195,8 @@ def _crawl(app: App, source_id: str, force: bool) -> RunReport:
     settings = app.settings.source(source_id)
     with db.transaction(app.sessions) as session:
         state = repo.source_state(session, source_id)
+        if not force and state.health == "disabled":
+            return RunReport(source_id, "disabled", health="disabled")
         if not force and state.backoff_until and state.backoff_until > utcnow():
             return RunReport(source_id, "deferred", deferred_until=state.backoff_until)
         run_id = repo.start_run(session, source_id)
@@ -200,3 +228,9 @@ def _crawl(app: App, source_id: str, force: bool) -> RunReport:
             state.consecutive_failures + 1,
         )
     return report
+
+
+def enable_sources(app: App, source_ids: list[str], actor: str) -> set[str]:
+    """Put sources back to work after an administrator fixed them; returns those that changed."""
+    with db.transaction(app.sessions) as session:
+        return {s for s in source_ids if sourcehealth.enable(session, s, actor)}

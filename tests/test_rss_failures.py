@@ -260,9 +260,7 @@ def test_redirect_loop_is_stopped_at_once_and_named(
 def test_a_redirect_chain_past_the_limit_is_given_up(
     make_app: AppFactory, feed_server: FeedServer
 ) -> None:
-    hops = [
-        feed_server.add(f"/r{n}", b"", status=302, Location=f"/r{n + 1}") for n in range(10)
-    ]
+    hops = [feed_server.add(f"/r{n}", b"", status=302, Location=f"/r{n + 1}") for n in range(10)]
     app = make_app([{"id": "chain", "kind": "rss", "url": feed_server.url("/r0")}])
 
     assert crawl_source(app, "chain").status == "error"

@@ -42,6 +42,10 @@ class SourceRow:
     consecutive_failures: int
     last_error: str | None
     backoff_until: datetime | None
+    health: str = "active"
+    health_reason: str | None = None
+    failure_score: float = 0.0
+    last_new_item_at: datetime | None = None
 
 
 def recent_items(
@@ -107,6 +111,10 @@ def sources_health(sessions: sessionmaker[Session]) -> list[SourceRow]:
                 s.consecutive_failures,
                 s.last_error,
                 s.backoff_until,
+                s.health,
+                s.health_reason,
+                s.failure_score,
+                s.last_new_item_at,
             )
             for s, n, status in session.execute(stmt)
         ]
