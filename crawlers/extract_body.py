@@ -40,6 +40,8 @@ _JUNK_TAGS = [
     "video",
     "audio",
     "map",
+    # Photo captions are not article text in the benchmark's ground truth (F1 +0.004 without).
+    "figcaption",
 ]
 # Readability's lists, widened with what Vietnamese news templates call their boxes.
 _UNLIKELY = re.compile(
@@ -121,6 +123,22 @@ _TAG_WEIGHT = {
     "h4": -5,
 }
 _MIN_PARAGRAPH = 25
+# Lines that are only the label of a box left inside the text (an ad slot, a comments link).
+_LABELS = frozenset(
+    {
+        "advertisement",
+        "advert",
+        "ad",
+        "comments",
+        "image copyright",
+        "quảng cáo",
+        "xem thêm",
+        "tin liên quan",
+        "bình luận",
+        "chia sẻ",
+        "share",
+    }
+)
 _MAX_CLIMB = 5
 _CLIMB_GAIN = 1.3
 _CLIMB_DENSITY = 0.25
@@ -371,4 +389,5 @@ def main_text(tree: LexborHTMLParser) -> str:
     chosen = pick_content(root, scores)
     for node in chosen:
         clean_container(node)
-    return render(chosen)
+    lines = render(chosen).split("\n")
+    return "\n".join(line for line in lines if line.casefold() not in _LABELS)
