@@ -208,3 +208,17 @@ def test_cli_bad_file_is_an_error_but_the_others_are_printed(tmp_path: Path) -> 
 
 def test_cli_without_files_is_a_usage_error() -> None:
     assert runner.invoke(cli, ["extract"]).exit_code == 2
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="shared article-extraction corpus not present")
+def test_bench_without_trafilatura_says_it_was_skipped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bench.extract
+    from bench.__main__ import main
+
+    monkeypatch.setattr(bench.extract, "_trafilatura", lambda: None)
+    assert main(["extract", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ours           F1 0.9" in out
+    assert "trafilatura    skipped: not installed (pip install -e '.[bench]')" in out
