@@ -13,6 +13,7 @@ Problem.scope  what happens
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -27,12 +28,14 @@ from crawlers.errors import PermanentSourceError, SourceError, TransientSourceEr
 from crawlers.fetcher import Fetcher
 from crawlers.http import parse_retry_after
 from crawlers.rss import ITEM_KINDS
+from crawlers.text import clean_text
 
 logger = logging.getLogger(__name__)
 SECRET_PARAMS = frozenset({"access_token", "key", "appsecret_proof", "client_secret"})
 _SECRET_IN_TEXT = re.compile(
     r"(?i)(?<![\w-])(access_token|key|appsecret_proof|client_secret)=[^&\s\"'<>]*"
 )
+_TAG = re.compile(r"<[^>]*>")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 Scope = Literal["skip", "stop", "fail"]
 
@@ -125,6 +128,11 @@ def first_words(text: str, limit: int = 120) -> str:
         return line
     cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
     return cut.rstrip(" ,.;:-") + "…"
+
+
+def plain_message(value: object) -> str:
+    """An API's error message as plain text (YouTube's carry <a> and <code> markup)."""
+    return clean_text(html.unescape(_TAG.sub("", str(value or ""))))
 
 
 def number(value: object) -> float:

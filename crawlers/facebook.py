@@ -32,6 +32,7 @@ from crawlers.apis import (
     item_kind,
     number,
     parse_time,
+    plain_message,
     require_secret,
     strip_secret_params,
 )
@@ -88,7 +89,7 @@ def usage(headers: Mapping[str, str]) -> tuple[float, float]:
 
 def _api_text(error: Mapping[str, Any]) -> str:
     """The Graph API's own words, code and trace id (what Meta's support asks for)."""
-    message = clean_text(str(error.get("message") or "no message"))
+    message = plain_message(error.get("message")) or "no message"
     code, subcode = error.get("code"), error.get("error_subcode")
     detail = f"code {code}" + (f", subcode {subcode}" if subcode else "")
     trace = error.get("fbtrace_id")
