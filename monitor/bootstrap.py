@@ -27,6 +27,9 @@ from nlp.severity import SeverityModel
 logger = logging.getLogger(__name__)
 # Longer than any run can take (timeouts bound each fetch), so an older 'running' run is left over.
 STALE_RUN = timedelta(hours=1)
+# Staff submissions go here when config.yaml names no source of kind manual.
+MANUAL_SOURCE = "manual"
+MANUAL_NAME = "Tin do cán bộ gửi"
 
 
 @dataclass
@@ -132,6 +135,11 @@ def build_app(
     return app
 
 
+def manual_source_id(settings: Settings) -> str:
+    """Where staff submissions are stored: the configured ``manual`` source, else the built-in."""
+    return next((s.id for s in settings.sources if s.kind == "manual"), MANUAL_SOURCE)
+
+
 def sync_sources(app: App, stale_after: timedelta = STALE_RUN) -> None:
     """Store the configured sources and close runs a killed process left open.
 
@@ -141,6 +149,8 @@ def sync_sources(app: App, stale_after: timedelta = STALE_RUN) -> None:
     configs = [
         repo.SourceConfig(s.id, s.kind, s.url, s.name, s.enabled) for s in app.settings.sources
     ]
+    if not any(s.kind == "manual" for s in app.settings.sources):
+        configs.append(repo.SourceConfig(MANUAL_SOURCE, "manual", "manual:", MANUAL_NAME, True))
     with db.transaction(app.sessions) as session:
         repo.sync_sources(session, configs)
         abandoned = repo.abandon_stale_runs(session, utcnow() - stale_after)

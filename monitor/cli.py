@@ -18,6 +18,7 @@ from rich.logging import RichHandler
 from rich.progress import Progress
 from rich.table import Table
 
+from monitor import intake
 from monitor.analyze import analyse_lines
 from monitor.bootstrap import App, build_analyser, build_app, sync_sources
 from monitor.config import Settings, parse_duration
@@ -240,7 +241,9 @@ def crawl(
             2,
         )
     chosen = (
-        list(dict.fromkeys(source)) if source else [s.id for s in app.settings.sources if s.enabled]
+        list(dict.fromkeys(source))
+        if source
+        else [s.id for s in app.settings.sources if s.enabled and s.kind != "manual"]
     )
     reports: list[RunReport] = []
     with (
@@ -277,6 +280,40 @@ def run(ctx: typer.Context) -> None:
     signal.signal(signal.SIGTERM, _stop)
     serve(app)
     app.close()
+
+
+@cli.command()
+def submit(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Argument(help="The page to fetch and extract.")] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="Pasted text instead of (or as well as) a URL.")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Title for pasted text.")] = None,
+    kind: Annotated[str, typer.Option(help="news | social | forum | manual")] = "manual",
+    by: Annotated[str, typer.Option("--by", help="Who submits it (kept in the audit trail).")] = (
+        "cli"
+    ),
+) -> None:
+    """Submit a URL or pasted text as an item: stored, analysed, and a case opened if due."""
+    if url is None and text is None:
+        _fail("give a URL, or --text with the text to submit", 2)
+    app = _app(ctx)
+    result = intake.submit(app, url=url, text=text, title=title, kind=kind, submitted_by=by)
+    app.close()
+    if not result.ok or result.item is None:
+        _fail(f"not submitted: {result.error}", 1)
+    item = result.item
+    state = "stored as new item" if result.new else "already stored as item"
+    console.print(f"{state} {item.id}: {item.title}")
+    console.print(
+        f"relevant: {'yes' if item.relevant else 'no'} · severity: {item.severity or '—'} · "
+        f"topic: {item.topic or '—'} · sentiment: {item.sentiment or '—'}"
+    )
+    for reason in item.reasons[:8]:
+        console.print(f"  - {reason}")
+    if item.case_id is not None:
+        console.print(f"case {item.case_id} is open for it")
 
 
 @items_cli.command("list")

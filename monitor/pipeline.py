@@ -66,7 +66,16 @@ def _analyse(
     return results, errors
 
 
-def _store(app: App, run_id: int, source_id: str, collected: Collected, report: RunReport) -> None:
+def store_collected(
+    app: App,
+    run_id: int,
+    source_id: str,
+    collected: Collected,
+    report: RunReport,
+    *,
+    track_health: bool = True,
+) -> None:
+    """Store a run's items, analyse what is new or changed, open cases, and close the run."""
     threshold = severity_rank(app.settings.alerts.case_severity)
     with db.transaction(app.sessions) as session:
         # Items an earlier run stored but could not analyse get another chance first.
@@ -81,7 +90,8 @@ def _store(app: App, run_id: int, source_id: str, collected: Collected, report: 
         report.new, report.updated = len(ingested.new), len(ingested.updated)
         report.status = "warning" if collected.warnings else "ok"
         repo.record_success(session, source_id, collected.validators, collected.cursor, report.new)
-        _health_after_success(app, session, report, len(collected.warnings))
+        if track_health:
+            _health_after_success(app, session, report, len(collected.warnings))
         repo.finish_run(
             session,
             run_id,
@@ -217,7 +227,7 @@ def _crawl(app: App, source_id: str, force: bool) -> RunReport:
     if app.stopping.is_set():
         return _abandon(app, run_id, report)
     try:
-        _store(app, run_id, source_id, collected, report)
+        store_collected(app, run_id, source_id, collected, report)
     except Exception as exc:  # a storage failure must not take the scheduler down with it
         logger.exception("storing the run of %s failed", source_id)
         return _fail(

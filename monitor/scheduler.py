@@ -25,7 +25,8 @@ def build_scheduler(app: App) -> BackgroundScheduler:
         executors={"default": ThreadPoolExecutor(cfg.max_workers)},
     )
     start = datetime.now(app.settings.tz)
-    for source in (s for s in app.settings.sources if s.enabled):
+    # A manual source only stores what staff submit: there is nothing to crawl on a schedule.
+    for source in (s for s in app.settings.sources if s.enabled and s.kind != "manual"):
         scheduler.add_job(
             JOB_FUNC,
             "interval",

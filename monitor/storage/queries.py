@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.storage.models import Analysis, CrawlRun, Item, Source
+from monitor.storage.models import Analysis, Case, CrawlRun, Item, Source
 from nlp.base import SEVERITIES
 
 
@@ -46,6 +46,53 @@ class SourceRow:
     health_reason: str | None = None
     failure_score: float = 0.0
     last_new_item_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDetail:
+    """One item with the analyser's verdict and its case, as shown after a submission."""
+
+    id: int
+    source_id: str
+    kind: str
+    title: str
+    url: str
+    published_at: datetime | None
+    relevant: bool | None
+    severity: str | None
+    topic: str | None
+    sentiment: str | None
+    reasons: list[str]
+    case_id: int | None
+
+
+def item_detail(sessions: sessionmaker[Session], canonical_url: str) -> ItemDetail | None:
+    """The stored item with this canonical URL, its analysis and its case, if any."""
+    stmt = (
+        select(Item, Analysis, Case.id)
+        .outerjoin(Analysis, Analysis.item_id == Item.id)
+        .outerjoin(Case, Case.item_id == Item.id)
+        .where(Item.canonical_url == canonical_url)
+    )
+    with sessions() as session:
+        row = session.execute(stmt).first()
+        if row is None:
+            return None
+        item, analysis, case_id = row
+        return ItemDetail(
+            item.id,
+            item.source_id,
+            item.kind,
+            item.title,
+            item.url,
+            item.published_at,
+            analysis.relevant if analysis else None,
+            analysis.severity if analysis else None,
+            analysis.topic if analysis else None,
+            analysis.sentiment if analysis else None,
+            [str(r) for r in analysis.reasons] if analysis else [],
+            case_id,
+        )
 
 
 def recent_items(
