@@ -27,7 +27,6 @@ from crawlers.base import Collected, ItemRecord, RunState
 from crawlers.errors import PermanentSourceError, SourceError, TransientSourceError
 from crawlers.fetcher import Fetcher
 from crawlers.http import parse_retry_after
-from crawlers.rss import ITEM_KINDS
 from crawlers.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -64,22 +63,7 @@ def require_secret(state: RunState, env_name: str, what: str) -> str:
     return value
 
 
-# -- options ----------------------------------------------------------------------------------
-
-
-def check_option_names(options: Mapping[str, Any], known: Mapping[str, Any], kind: str) -> None:
-    """Raise ValueError naming options ``kind`` does not take."""
-    unknown = set(options) - set(known)
-    if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)}; {kind} takes {', '.join(known)}")
-
-
-def positive_int(options: Mapping[str, Any], name: str, default: int) -> int:
-    """Option ``name`` as a positive whole number (``default`` when absent)."""
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
-    return value
+# -- secrets in options ----------------------------------------------------------------------------------
 
 
 def env_name(options: Mapping[str, Any], name: str, default: str) -> str:
@@ -92,14 +76,6 @@ def env_name(options: Mapping[str, Any], name: str, default: str) -> str:
             "and _; the secret itself belongs in that variable, never in config.yaml"
         )
     return value
-
-
-def item_kind(options: Mapping[str, Any], default: str = "social") -> str:
-    """Option ``item_kind``, one of the item kinds."""
-    kind = options.get("item_kind", default)
-    if kind not in ITEM_KINDS:
-        raise ValueError(f"item_kind must be one of {', '.join(ITEM_KINDS)}, not {kind!r}")
-    return str(kind)
 
 
 # -- values -----------------------------------------------------------------------------------

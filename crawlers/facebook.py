@@ -25,11 +25,9 @@ from crawlers.apis import (
     ApiResponse,
     ApiRun,
     Problem,
-    check_option_names,
     env_name,
     first_words,
     http_problem,
-    item_kind,
     number,
     parse_time,
     plain_message,
@@ -38,6 +36,7 @@ from crawlers.apis import (
 )
 from crawlers.base import Collected, ItemRecord, RunState, SourceSpec
 from crawlers.fetcher import Fetcher
+from crawlers.options import item_kind, positive_int, reject_unknown
 from crawlers.text import clean_text
 from crawlers.urls import canonical_url
 
@@ -165,7 +164,7 @@ class FacebookAdapter:
 
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Check the options, filling defaults; raise ValueError naming the bad one."""
-        check_option_names(options, _OPTIONS, "facebook")
+        reject_unknown("facebook", options, list(_OPTIONS))
         pages = options.get("pages")
         if not isinstance(pages, list) or not pages:
             raise ValueError("pages is required: a list of public Page ids or usernames")
@@ -174,15 +173,12 @@ class FacebookAdapter:
         limit = options.get("max_usage_percent", _OPTIONS["max_usage_percent"])
         if isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit <= 100:
             raise ValueError(f"max_usage_percent must be a number from 1 to 100, not {limit!r}")
-        max_posts = options.get("max_posts", _OPTIONS["max_posts"])
-        if isinstance(max_posts, bool) or not isinstance(max_posts, int) or max_posts < 1:
-            raise ValueError(f"max_posts must be a positive whole number, not {max_posts!r}")
         return {
             "pages": [str(p).strip() for p in pages],
             "access_token_env": env_name(options, "access_token_env", _OPTIONS["access_token_env"]),
-            "max_posts": max_posts,
+            "max_posts": positive_int(options, "max_posts", _OPTIONS["max_posts"]),
             "max_usage_percent": limit,
-            "item_kind": item_kind(options),
+            "item_kind": item_kind(options, "social"),
         }
 
     def collect(self, fetcher: Fetcher, spec: SourceSpec, state: RunState) -> Collected:

@@ -26,20 +26,18 @@ from crawlers.apis import (
     ApiResponse,
     ApiRun,
     Problem,
-    check_option_names,
     env_name,
     first_words,
     http_problem,
     iso_z,
-    item_kind,
     number,
     parse_time,
     plain_message,
-    positive_int,
     require_secret,
 )
 from crawlers.base import Collected, ItemRecord, RunState, SourceSpec
 from crawlers.fetcher import Fetcher
+from crawlers.options import boolean, item_kind, positive_int, reject_unknown
 from crawlers.text import clean_text, html_to_text
 
 DEFAULT_BASE = "https://www.googleapis.com/youtube/v3"
@@ -240,11 +238,14 @@ class YouTubeAdapter:
 
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Check the options, filling defaults; raise ValueError naming the bad one."""
-        check_option_names(options, _OPTIONS, "youtube")
+        reject_unknown("youtube", options, list(_OPTIONS))
         query = options.get("query")
         if not isinstance(query, str) or not query.strip():
             raise ValueError('query is required: the search, e.g. \'"Nam Định" | "Ninh Bình"\'')
-        checked: dict[str, Any] = {"query": query.strip(), "item_kind": item_kind(options)}
+        checked: dict[str, Any] = {
+            "query": query.strip(),
+            "item_kind": item_kind(options, "social"),
+        }
         checked["api_key_env"] = env_name(options, "api_key_env", _OPTIONS["api_key_env"])
         for name in ("region_code", "relevance_language"):
             value = options.get(name, _OPTIONS[name])
@@ -253,9 +254,7 @@ class YouTubeAdapter:
             checked[name] = value
         for name in ("max_results", "daily_quota", "max_comments"):
             checked[name] = positive_int(options, name, _OPTIONS[name])
-        if not isinstance(options.get("comments", True), bool):
-            raise ValueError(f"comments must be true or false, not {options['comments']!r}")
-        checked["comments"] = options.get("comments", True)
+        checked["comments"] = boolean(options, "comments", True)
         return checked
 
     def collect(self, fetcher: Fetcher, spec: SourceSpec, state: RunState) -> Collected:
