@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bench import analyze, extract, ingest
+from bench import analyze, crawl, extract, ingest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ingest.add_command(commands)
     analyze.add_command(commands)
     extract.add_command(commands)
+    crawl.add_command(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.func(args))
