@@ -153,7 +153,7 @@ def test_robots_disallowed_articles_are_skipped_and_not_asked_again(
 
 def _fetcher(handler) -> Fetcher:  # type: ignore[no-untyped-def]
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    return Fetcher(client, Politeness(min_delay=0, robots=False))
+    return Fetcher(client, Politeness(min_delay=0, robots=False, max_retries=0))
 
 
 def test_max_articles_leaves_a_backlog_fetched_past_a_304() -> None:

@@ -135,7 +135,9 @@ def test_sitemap_404_malformed_robots_and_one_article_500(
 
 def _fetcher(handler, max_bytes: int = 10_000_000) -> Fetcher:  # type: ignore[no-untyped-def]
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    return Fetcher(client, Politeness(min_delay=0, robots=False, max_bytes=max_bytes))
+    return Fetcher(
+        client, Politeness(min_delay=0, robots=False, max_bytes=max_bytes, max_retries=0)
+    )
 
 
 def test_index_follows_newest_gzipped_children_only() -> None:
