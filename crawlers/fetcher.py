@@ -69,6 +69,7 @@ class _Host:
     next_start: float = 0.0
     last_start: float | None = None
     delay: float = 0.0
+    hold_until: float = 0.0  # a Retry-After too long to wait for: no request before this
 
     def slow_down(self, delay: float) -> None:
         """Space the starts ``delay`` apart from now on, counting from the last start."""
@@ -173,6 +174,7 @@ class Fetcher:
             raise PermanentSourceError(f"cannot fetch {url}: only http(s) URLs with a host")
         if guard:
             self._check_target(url, parts.hostname, parts.port)
+        self._check_hold(url)
         if robots and self.policy.robots and not self._allowed(url, guard):
             raise RobotsDisallowedError(f"robots.txt of {parts.hostname} disallows {url}")
         request_headers = dict(headers or {})
@@ -187,6 +189,7 @@ class Fetcher:
                 break
             wait = self._retry_wait(result, attempt)
             if wait is None:
+                self._hold_host(url, result)
                 break
             logger.info("%s answered %d; retrying in %.1f s", url, result.status, wait)
             self._defer_host(url, wait)
@@ -288,6 +291,25 @@ class Fetcher:
         with self._lock:
             self._in_flight[key] -= 1
         host.slots.release()
+
+    def _hold_host(self, url: str, result: FetchResult) -> None:
+        """A Retry-After too long to wait for holds every source off this host until it passes."""
+        told = parse_retry_after(result.headers.get("retry-after"))
+        if told is None:
+            return
+        _, host = self._host(url)
+        with host.lock:
+            host.hold_until = max(host.hold_until, self._clock() + told)
+
+    def _check_hold(self, url: str) -> None:
+        key, host = self._host(url)
+        remaining = host.hold_until - self._clock()
+        if remaining > 0:
+            raise TransientSourceError(
+                f"{key} asked for a pause (Retry-After) of {remaining:.0f} s more; "
+                f"not fetching {url} until then",
+                retry_after=remaining,
+            )
 
     def _defer_host(self, url: str, seconds: float) -> None:
         """Hold every request to this host (from any source) for ``seconds``."""

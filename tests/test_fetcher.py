@@ -147,6 +147,23 @@ def test_503_asking_for_longer_than_max_retry_wait_is_left_to_the_source() -> No
     assert clock.waits == [] and site.hits[f"{NEWS}/rss"] == 1
 
 
+def test_a_long_retry_after_holds_every_source_off_that_host_until_it_passes() -> None:
+    clock = Clock()
+    site = Site({f"{NEWS}/rss": reply(429, Retry_After="3600"), f"{NEWS}/a.html": reply(200)})
+    polite = fetcher(site, clock, max_retry_wait=60, robots=False)
+    with pytest.raises(TransientSourceError):
+        polite.get(f"{NEWS}/rss")
+
+    clock.now += 600
+    with pytest.raises(TransientSourceError, match="Retry-After") as caught:
+        polite.get(f"{NEWS}/a.html")  # another source on the same host
+    assert caught.value.retry_after == pytest.approx(3000)
+    assert site.hits.get(f"{NEWS}/a.html", 0) == 0
+
+    clock.now += 3000
+    assert polite.get(f"{NEWS}/a.html").status == 200
+
+
 def test_429_without_retry_after_backs_off_2_then_4_seconds_then_gives_up() -> None:
     clock = Clock()
     site = Site({f"{NEWS}/rss": reply(429)})

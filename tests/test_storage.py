@@ -83,6 +83,7 @@ def test_removed_source_is_disabled_not_deleted(database: Database, make_app: Ap
     assert {(r.id, r.enabled) for r in queries.sources_health(app.sessions)} == {
         ("old", False),
         ("new", True),
+        ("manual", True),  # built in: where staff submissions go when no manual source is set
     }
 
 
