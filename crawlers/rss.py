@@ -19,10 +19,10 @@ import feedparser
 from crawlers.base import Collected, ItemRecord, ParseResult, RunState, SourceSpec
 from crawlers.encoding import mend_char_refs, mend_utf8
 from crawlers.fetcher import Fetcher
+from crawlers.options import item_kind, reject_unknown
 from crawlers.text import clean_text, html_to_text
 from crawlers.urls import canonical_url
 
-ITEM_KINDS = ("news", "social", "forum", "manual")
 _MIN_YEAR, _MAX_YEAR = 1990, 2100
 _ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s>]")
 _ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
@@ -223,12 +223,8 @@ class RssAdapter:
 
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``item_kind`` and ``max_items``; raise ValueError naming the bad option."""
-        unknown = set(options) - {"item_kind", "max_items"}
-        if unknown:
-            raise ValueError(f"unknown option(s) {sorted(unknown)}; rss takes item_kind, max_items")
-        kind = options.get("item_kind", "news")
-        if kind not in ITEM_KINDS:
-            raise ValueError(f"item_kind must be one of {', '.join(ITEM_KINDS)}, not {kind!r}")
+        reject_unknown("rss", options, ["item_kind", "max_items"])
+        kind = item_kind(options)
         max_items = options.get("max_items")
         if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
             raise ValueError(f"max_items must be a positive whole number, not {max_items!r}")
