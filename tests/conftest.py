@@ -183,6 +183,13 @@ class FeedServer:
 
 
 @pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    """A real HTTP client, for the tests against a server on 127.0.0.1."""
+    with httpx.Client() as real:
+        yield real
+
+
+@pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     """A local HTTP server for the test's feeds, stopped afterwards."""
     server = FeedServer()
