@@ -51,6 +51,9 @@ def submit(
     except (SourceError, ValueError) as exc:
         logger.warning("submission by %s refused: %s", submitted_by, exc)
         return Submission(False, str(exc))
+    except Exception as exc:  # a page that trips a bug must not take the caller down
+        logger.exception("submission by %s failed unexpectedly", submitted_by)
+        return Submission(False, f"the page could not be read: {type(exc).__name__}: {exc}")
     record = _with_submitter(record, submitted_by)
     return _store(app, record)
 

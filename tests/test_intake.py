@@ -133,3 +133,27 @@ def test_monitor_submit_prints_the_verdict_and_exit_codes(
     assert "stored as new item 1" in ok.output and "relevant: yes" in ok.output
     assert blocked.exit_code == 1 and "not a public address" in blocked.output
     assert usage.exit_code == 2
+
+
+def test_a_feed_listing_a_submitted_article_keeps_the_full_text_and_submitter(
+    make_app: AppFactory, feed_server: FeedServer
+) -> None:
+    page = feed_server.url("/bai-viet.html")
+    feed = (
+        "<rss version='2.0'><channel><title>Báo</title><item><title>Đê biển Giao Thủy</title>"
+        f"<link>{page}</link><description>Tóm tắt ngắn.</description></item></channel></rss>"
+    ).encode()
+    feed_server.add("/tin.rss", feed)
+    feed_server.add("/bai-viet.html", ARTICLE, Content_Type="text/html")
+    app = make_app(
+        [{"id": "bao", "kind": "rss", "url": feed_server.url("/tin.rss")}], http=LOOPBACK
+    )
+
+    crawl_source(app, "bao")
+    submitted = submit(app, url=page, submitted_by="chuyenvien.a")
+    again = crawl_source(app, "bao")
+
+    assert submitted.ok and not submitted.new  # the same URL: the same item, now in full
+    assert (again.new, again.updated) == (0, 0)
+    [item] = _items(app)
+    assert len(item.text) > 200 and item.meta["submitted_by"] == "chuyenvien.a"

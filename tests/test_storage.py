@@ -124,3 +124,28 @@ def test_migrations_match_the_models(database: Database) -> None:
     with database.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_two_sources_with_different_excerpts_do_not_overwrite_each_other(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(
+        [
+            {"id": "a", "kind": "rss", "url": "http://127.0.0.1/a"},
+            {"id": "b", "kind": "rss", "url": "http://127.0.0.1/b"},
+        ]
+    )
+    url = "https://baotinh.vn/de-bien.html"
+    short = ItemRecord(url, url, "Đê biển", "Tóm tắt ngắn.")
+    longer = ItemRecord(url, url, "Đê biển", "Tóm tắt dài hơn của một báo khác.")
+    outcomes = []
+    for source, record in [("a", short), ("b", longer), ("a", short), ("b", longer)]:
+        with db.transaction(app.sessions) as session:
+            result = repo.ingest(session, source, [record])
+        outcomes.append((len(result.new), len(result.updated)))
+
+    # The fuller copy replaces the excerpt once; after that neither source churns the item.
+    assert outcomes == [(1, 0), (0, 1), (0, 0), (0, 0)]
+    with app.sessions() as session:
+        item = session.scalars(select(Item)).one()
+    assert (item.source_id, item.text, item.meta["enriched_by"]) == ("a", longer.text, "b")

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from nlp.base import severity_rank
 
 logger = logging.getLogger(__name__)
 _CHUNK = 500
+_ENRICHED = "enriched_by"  # item meta: the other source whose fuller copy replaced the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,17 +207,49 @@ def _item_values(source_id: str, record: ItemRecord, digest: str) -> dict[str, A
     }
 
 
-def _existing(session: Session, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
-    found: dict[str, tuple[int, str]] = {}
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    id: int
+    digest: str
+    source_id: str
+    text_length: int
+    meta: dict[str, Any]
+
+
+def _existing(session: Session, keys: Sequence[str]) -> dict[str, _Stored]:
+    found: dict[str, _Stored] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
         rows = session.execute(
-            select(Item.canonical_url, Item.id, Item.content_hash).where(
-                Item.canonical_url.in_(chunk)
-            )
+            select(
+                Item.canonical_url,
+                Item.id,
+                Item.content_hash,
+                Item.source_id,
+                func.length(Item.text),
+                Item.meta,
+            ).where(Item.canonical_url.in_(chunk))
         )
-        found.update((key, (item_id, digest)) for key, item_id, digest in rows)
+        found.update(
+            (key, _Stored(item_id, digest, source, length or 0, dict(meta or {})))
+            for key, item_id, digest, source, length, meta in rows
+        )
     return found
+
+
+def _replaces(stored: _Stored, source_id: str, record: ItemRecord, digest: str) -> bool:
+    """Whether a record should overwrite the stored item of the same URL.
+
+    A copy with more text always does (a full article after a feed's excerpt). Otherwise only the
+    item's own source may change it, and not once another source enriched it: two feeds with
+    different excerpts would overwrite each other every run, and a feed re-listing an article
+    staff submitted in full would put its excerpt back.
+    """
+    if stored.digest == digest:
+        return False
+    if len(record.text) > stored.text_length:
+        return True
+    return stored.source_id == source_id and _ENRICHED not in stored.meta
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[int | None]:
@@ -252,21 +285,22 @@ def ingest(session: Session, source_id: str, records: Iterable[ItemRecord]) -> I
     new_rows, new_records = [], []
     for key, record in batch.items():
         digest = content_hash(record)
-        if key not in existing:
+        stored = existing.get(key)
+        if stored is None:
             new_rows.append(_item_values(source_id, record, digest))
             new_records.append(record)
-        elif existing[key][1] == digest:
+        elif not _replaces(stored, source_id, record, digest):
             result.unchanged += 1
         else:
             values = _item_values(source_id, record, digest)
             for unchanged_field in ("source_id", "canonical_url", "fetched_at"):
                 values.pop(unchanged_field)
+            if stored.source_id != source_id:  # keep what the first source said, note who added
+                values["meta"] = {**values["meta"], **stored.meta, _ENRICHED: source_id}
             session.execute(
-                update(Item)
-                .where(Item.id == existing[key][0])
-                .values(updated_at=utcnow(), **values)
+                update(Item).where(Item.id == stored.id).values(updated_at=utcnow(), **values)
             )
-            result.updated.append((existing[key][0], record))
+            result.updated.append((stored.id, record))
     for item_id, record in zip(_insert_new(session, new_rows), new_records, strict=True):
         if item_id is None:
             result.unchanged += 1
