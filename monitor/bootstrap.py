@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import httpx
 
+from crawlers.errors import TransientSourceError
 from crawlers.fetcher import Fetcher, Politeness
 from monitor.config import Settings
 from monitor.errors import ConfigError
@@ -60,6 +61,16 @@ def build_http_client(
         follow_redirects=False,
         transport=transport,
     )
+
+
+def polite_sleep(stopping: threading.Event) -> Callable[[float], None]:
+    """A wait that shutdown cuts short by failing the request, so no polite pause is skipped."""
+
+    def sleep(seconds: float) -> None:
+        if stopping.wait(seconds):
+            raise TransientSourceError("shutting down: the request was not sent")
+
+    return sleep
 
 
 def build_fetcher(
@@ -124,8 +135,7 @@ def build_app(
         settings,
         engine,
         db.session_factory(engine),
-        # Politeness waits end early on shutdown; the run then stores nothing (see pipeline).
-        build_fetcher(settings, sleep or stopping.wait, transport),
+        build_fetcher(settings, sleep or polite_sleep(stopping), transport),
         analyser,
         stopping,
     )

@@ -147,6 +147,7 @@ class HealthSettings(_Section):
     temporary_weight: float = Field(default=0.4, ge=0)
     soft_weight: float = Field(default=0.1, ge=0)
     decay: float = Field(default=0.9, gt=0, le=1)
+    recovery: float = Field(default=0.8, ge=0, lt=1)
     disable_at: float = Field(default=3.0, gt=0)
     silent_factor: float = Field(default=5.0, gt=1)
     silent_min: Seconds = 43200

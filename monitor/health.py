@@ -7,10 +7,11 @@ sources. Outcomes of a run weigh differently:
   retrying will not fix;
 - temporary: a transient error (timeouts, 5xx, 429), which often goes away by itself;
 - soft: the run stored what it could but had to warn (a damaged feed, pages skipped);
-- ok: a clean run, which halves the score, so a source that recovers is forgiven quickly.
+- ok: a clean run, which takes a fifth off the score, so a source that recovers is forgiven
+  within a few runs.
 
-Each failed run decays the old score a little and adds its weight, so a flapping source adds up
-while one bad night does not disable it.
+Each failed run decays the old score a little and adds its weight, so one bad night does not
+disable a source, while one that fails permanently every other run still adds up to disabled.
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ class HealthPolicy:
     temporary_weight: float = 0.4
     soft_weight: float = 0.1
     decay: float = 0.9
+    recovery: float = 0.8
     disable_at: float = 3.0
     silent_factor: float = 5.0
     silent_min: timedelta = timedelta(hours=12)
     min_history: int = 5
+    # Items closer together than this arrived in one batch (undated items are stamped as they are
+    # stored); their gaps say nothing about the source's pace.
+    min_gap: timedelta = timedelta(minutes=1)
 
 
 def outcome_of(error: SourceError | None, warnings: int = 0) -> str:
@@ -48,7 +53,7 @@ def outcome_of(error: SourceError | None, warnings: int = 0) -> str:
 def next_score(score: float, outcome: str, policy: HealthPolicy) -> float:
     """The failure score after a run with this outcome."""
     if outcome == "ok":
-        return round(score / 2, 4) if score >= 0.01 else 0.0
+        return round(score * policy.recovery, 4) if score >= 0.01 else 0.0
     weight = {
         "hard": policy.hard_weight,
         "temporary": policy.temporary_weight,
@@ -60,7 +65,9 @@ def next_score(score: float, outcome: str, policy: HealthPolicy) -> float:
 def usual_gap(times: list[datetime], policy: HealthPolicy) -> timedelta | None:
     """The median time between a source's consecutive items; None with too little history."""
     ordered = sorted(times)
-    gaps = [(b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False) if b > a]
+    floor = policy.min_gap.total_seconds()
+    pairs = zip(ordered, ordered[1:], strict=False)
+    gaps = [gap for a, b in pairs if (gap := (b - a).total_seconds()) >= floor]
     if len(ordered) < policy.min_history or not gaps:
         return None
     return timedelta(seconds=median(gaps))

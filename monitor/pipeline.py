@@ -216,6 +216,8 @@ def _crawl(app: App, source_id: str, force: bool) -> RunReport:
         spec = SourceSpec(settings.id, settings.url, settings.options, app.settings.timezone)
         collected = adapter.collect(app.fetcher, spec, _run_state(app, state))
     except SourceError as exc:
+        if app.stopping.is_set():  # cut short by shutdown: not the source's fault
+            return _abandon(app, run_id, report)
         return _fail(app, run_id, report, exc, state.consecutive_failures + 1)
     except Exception as exc:  # a bug below the adapter: recorded on the source, never fatal
         logger.exception("collecting %s failed unexpectedly", source_id)

@@ -8,10 +8,11 @@ import httpx
 from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from sqlalchemy import func, select
 
+from monitor.bootstrap import App, build_app
 from monitor.pipeline import crawl_source
 from monitor.scheduler import JOB_FUNC, build_scheduler, serve
-from monitor.storage.models import CrawlRun, Item
-from tests.conftest import VNEXPRESS_FEED, AppFactory, FeedServer
+from monitor.storage.models import CrawlRun, Item, Source
+from tests.conftest import VNEXPRESS_FEED, AppFactory, Database, FeedServer, make_settings
 
 
 def test_one_coalesced_single_instance_job_per_enabled_source(make_app: AppFactory) -> None:
@@ -82,3 +83,40 @@ def test_stopping_mid_run_abandons_it_without_storing(make_app: AppFactory) -> N
     with app.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Item)) == 0
         assert session.scalars(select(CrawlRun.status)).all() == ["abandoned"]
+
+
+def test_shutdown_during_a_polite_pause_sends_nothing_more_and_blames_no_one(
+    database: Database,
+) -> None:
+    listing = (
+        "<html><body>"
+        + "".join(f"<h3><a href='/tin/bai-{n}.html'>Bài {n} về Nam Định</a></h3>" for n in range(5))
+        + "</body></html>"
+    ).encode()
+    paths: list[str] = []
+    holder: dict[str, App] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path == "/":
+            holder["app"].stopping.set()  # Ctrl-C arrives while the listing downloads
+            return httpx.Response(200, content=listing, headers={"Content-Type": "text/html"})
+        return httpx.Response(404)
+
+    settings = make_settings(
+        database.url,
+        [{"id": "bao", "kind": "html", "url": "https://baotinh.vn/"}],
+        http={"min_delay": 30, "robots": False},
+    )
+    # The application's own sleep (no test double): the 30 s pause before the first article
+    # ends at once, because shutdown was asked for.
+    app = build_app(settings, transport=httpx.MockTransport(handler), engine=database.engine)
+    holder["app"] = app
+
+    report = crawl_source(app, "bao")
+    app.fetcher.client.close()
+
+    assert report.status == "abandoned" and paths == ["/"]
+    with app.sessions() as session:
+        source = session.get(Source, "bao")
+        assert source is not None and (source.failure_score, source.consecutive_failures) == (0, 0)

@@ -98,7 +98,7 @@ def test_transient_failures_weigh_less_than_permanent_ones(
     assert _source_cases(app, "busy") == []
 
 
-def test_a_clean_run_halves_the_score_and_enabling_resolves_the_case(
+def test_enabling_resets_the_score_and_resolves_the_case(
     make_app: AppFactory, feed_server: FeedServer
 ) -> None:
     route = feed_server.add("/flaky.rss", b"", status=404)
@@ -194,5 +194,27 @@ def test_the_usual_gap_needs_history_and_silence_has_a_floor() -> None:
     assert usual_gap(hourly, policy) == timedelta(hours=1)
     assert silent_after(timedelta(minutes=2), policy) == timedelta(hours=12)
     assert silent_after(timedelta(days=1), policy) == timedelta(days=5)
-    assert next_score(2.0, "ok", policy) == 1.0
+    assert next_score(2.0, "ok", policy) == 1.6
     assert next_score(1.0, "hard", policy) == 1.9
+    flapping = 0.0
+    for outcome in ["hard", "ok"] * 8:  # a permanent error every other run still adds up
+        flapping = next_score(flapping, outcome, policy)
+    assert flapping * policy.decay + policy.hard_weight >= policy.disable_at
+    undated = [start + timedelta(microseconds=n) for n in range(20)]  # one batch, no dates
+    assert usual_gap(undated, policy) is None
+
+
+def test_an_enabled_silent_source_is_not_flagged_again_at_once(
+    make_app: AppFactory, feed_server: FeedServer
+) -> None:
+    feed_server.add("/quiet.rss", _feed(HOURLY_FEED_ITEMS, datetime.now(UTC) - timedelta(days=3)))
+    app = make_app([{"id": "quiet", "kind": "rss", "url": feed_server.url("/quiet.rss")}])
+    crawl_source(app, "quiet")
+    _age_last_new_item(app, "quiet", timedelta(days=2))
+    assert crawl_source(app, "quiet").health == "silent"
+
+    enable_sources(app, ["quiet"], actor="admin")
+    after = crawl_source(app, "quiet")
+
+    assert after.health is None and _source(app, "quiet").health == "active"
+    assert [c.status for c in _source_cases(app, "quiet")] == ["resolved"]

@@ -34,6 +34,12 @@ def upgrade() -> None:
             sa.Column("failure_score", sa.Double(), nullable=False, server_default="0")
         )
         batch_op.add_column(sa.Column("last_new_item_at", sa.DateTime(timezone=True)))
+    # Sources crawled before this revision: their last new item is the newest item they stored, so
+    # one that was already dead can be flagged silent.
+    op.execute(
+        "UPDATE sources SET last_new_item_at = "
+        "(SELECT max(items.fetched_at) FROM items WHERE items.source_id = sources.id)"
+    )
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("kind", sa.String(length=16), nullable=False, server_default="item")
@@ -50,6 +56,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Cases about sources have no item; the older schema has no place for them.
+    op.execute(
+        "DELETE FROM case_events WHERE case_id IN (SELECT id FROM cases WHERE kind = 'source')"
+    )
+    op.execute("DELETE FROM cases WHERE kind = 'source'")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cases_source_id"))
         batch_op.drop_constraint(batch_op.f("fk_cases_source_id_sources"), type_="foreignkey")

@@ -125,10 +125,11 @@ def check_silence(
     if source.health != "active":
         return None
     gap = usual_gap(_item_times(session, source_id), policy)
-    if not is_silent(source.last_new_item_at, now, gap, policy) or gap is None:
+    # Quiet since its last new item, or since an administrator put it back to work.
+    last = max((t for t in (source.last_new_item_at, source.health_changed_at) if t), default=None)
+    if not is_silent(last, now, gap, policy) or gap is None or last is None:
         return None
-    last = source.last_new_item_at
-    quiet = describe_gap(now - last) if last else "?"
+    quiet = describe_gap(now - last)
     reason = f"không có tin mới trong {quiet} (thường cứ {describe_gap(gap)} có một tin)"
     _set(source, "silent", reason, now)
     title = f"Nguồn “{_name(source)}” im lặng bất thường"
