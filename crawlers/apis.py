@@ -14,6 +14,7 @@ Problem.scope  what happens
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import logging
 import re
@@ -37,6 +38,7 @@ _SECRET_IN_TEXT = re.compile(
 _TAG = re.compile(r"<[^>]*>")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 Scope = Literal["skip", "stop", "fail"]
+_MIN_YEAR, _MAX_YEAR = 1970, 2100
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -87,9 +89,11 @@ def parse_time(value: object) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value.strip())
-    except ValueError:
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):  # 0001-01-01T00:00:00+05:00 falls off datetime's range
         return None
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    # 0001-01-01 and 9999-12-31 are how some systems write "no date": an unknown time.
+    return when if _MIN_YEAR <= when.year <= _MAX_YEAR else None
 
 
 def iso_z(when: datetime) -> str:
@@ -128,6 +132,7 @@ class ApiResponse:
     status: int
     payload: dict[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+    is_object: bool = True  # False when the body was no JSON object (payload is then empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +144,12 @@ class Problem:
     retry_after: float | None = None
 
 
-def _json_object(content: bytes) -> dict[str, Any]:
+def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
         data = json.loads(content.decode("utf-8", "replace")) if content else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def get_json(
@@ -162,7 +167,8 @@ def get_json(
         )
     except SourceError as exc:  # the message may quote the URL: keep secrets out of it
         raise type(exc)(redact(str(exc), secret), retry_after=exc.retry_after) from None
-    return ApiResponse(result.status, _json_object(result.content), result.headers)
+    payload = _json_object(result.content)
+    return ApiResponse(result.status, payload or {}, result.headers, payload is not None)
 
 
 def http_problem(response: ApiResponse, subject: str) -> Problem | None:
@@ -173,6 +179,68 @@ def http_problem(response: ApiResponse, subject: str) -> Problem | None:
     if response.status == 429 or response.status >= 500:
         return Problem(message, "stop", parse_retry_after(response.headers.get("retry-after")))
     return Problem(message, "skip")
+
+
+def shape_problem(response: ApiResponse, subject: str, lists: tuple[str, ...]) -> Problem | None:
+    """The problem of a success status whose body is not the shape the API documents.
+
+    A body that is no JSON object, or whose ``lists`` members are not lists,
+    cannot be read at all. It stops the run as transient (a TransientSourceError on the run's
+    first call): an API that answers 200 with nonsense is most likely a glitch on the way (a
+    proxy's page, a cut body, a bad deploy) that retrying with backoff outlasts, and nothing in
+    the source's settings would fix it; if it lasts, the failures count up in the source's health.
+    """
+    if response.status >= 400:
+        return None
+    what = f"{subject} answered HTTP {response.status} with "
+    if not response.is_object:
+        return Problem(what + "a body that is not a JSON object", "stop")
+    payload = response.payload
+    for name in lists:
+        if name in payload and not isinstance(payload[name], list):
+            return Problem(what + f"{name!r} that is not a list", "stop")
+    return None
+
+
+class OddEntry(ValueError):
+    """One entry of an API answer is not the shape documented: that entry is skipped."""
+
+
+def member(entry: object, name: str) -> Mapping[str, Any]:
+    """``entry[name]`` as an object: {} when missing or null; OddEntry if either is no object."""
+    if not isinstance(entry, dict):
+        raise OddEntry("it is not a JSON object")
+    value = entry.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise OddEntry(f"its {name!r} is not a JSON object")
+    return value
+
+
+def require_https(url: str, what: str) -> None:
+    """PermanentSourceError unless ``url`` is https (or http on this machine, for tests)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise PermanentSourceError(f"the {what} URL {url!r} is not a valid URL") from None
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and _loopback(host):
+        return
+    raise PermanentSourceError(
+        f"the {what} URL must be https:// (the secret goes with every request): {url!r}"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 Classify = Callable[[ApiResponse], Problem | None]

@@ -91,7 +91,38 @@ _ALIASES = {
     "utf-16": "utf-8",
     "utf-16le": "utf-8",
     "utf-16be": "utf-8",
+    "windows-874": "cp874",
+    "tis-620": "cp874",
+    "iso-8859-11": "cp874",
+    "iso-8859-9": "windows-1254",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "gb2312": "gbk",
 }
+# The encodings a browser decodes pages in (the WHATWG Encoding Standard), as Python codec names.
+# Python also knows "codecs" that are no text encoding (base64, zlib, rot13, undefined ...) or
+# that no browser would apply to a page (utf-7, unicode_escape, idna): a page declaring one of
+# those is treated as declaring nothing.
+_PAGE_CODECS = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "utf-8",
+        "cp866",
+        *(f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
+        "koi8-r",
+        "koi8-u",
+        "mac-roman",
+        "mac-cyrillic",
+        "cp874",
+        *(f"cp{n}" for n in range(1250, 1259)),
+        "gbk",
+        "gb18030",
+        "big5",
+        "euc_jp",
+        "iso2022_jp",
+        "shift_jis",
+        "euc_kr",
+    )
+)
 # Letters only Vietnamese uses often in windows-1258: đ ơ ư and the combining tone marks.
 _VIETNAMESE_1258 = frozenset(b"\xd0\xf0\xd5\xf5\xdd\xfd\xcc\xd2\xde\xec\xf2")
 
@@ -101,10 +132,13 @@ def _codec(label: str, source: str, warnings: list[str]) -> str | None:
     label = label.strip().lower()
     label = _ALIASES.get(label, label)
     try:
-        return codecs.lookup(label).name
+        name = codecs.lookup(label).name
     except LookupError:
-        warnings.append(f"unknown charset {label!r} declared by the {source}; ignored")
+        name = None
+    if name not in _PAGE_CODECS:
+        warnings.append(f"unknown charset {label[:40]!r} declared by the {source}; ignored")
         return None
+    return name
 
 
 def _legacy_guess(content: bytes) -> str:
@@ -143,7 +177,7 @@ def decode_html(content: bytes, content_type: str | None) -> tuple[str, str, lis
     for codec, source in [*declared, ("utf-8", "sniffed")]:
         try:
             text = content.decode(codec)
-        except UnicodeDecodeError:
+        except (UnicodeError, LookupError):  # only page codecs get here; kept safe all the same
             if source != "sniffed":
                 warnings.append(f"bytes are not {codec} as the {source} says; trying the next")
             continue

@@ -150,9 +150,12 @@ def parse_date(raw: str | None, zone: ZoneInfo) -> datetime | None:
     when = _iso_or_rfc(raw) or _day_first(raw)
     if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=zone)
-    when = when.astimezone(UTC)
+    try:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=zone)
+        when = when.astimezone(UTC)
+    except (OverflowError, ValueError):  # 0001-01-01 (ASP.NET's empty date) east of UTC
+        return None
     return when if _MIN_YEAR <= when.year <= _MAX_YEAR else None
 
 

@@ -36,8 +36,12 @@ _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 _NO_VALIDATORS = Validators()
-# Not sent on to another origin when a redirect leads there (httpx drops them the same way).
-_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# Not sent on to another origin when a redirect leads there (httpx drops the first three the
+# same way); X-Goog-Api-Key carries the YouTube adapter's key, X-Api-Key is the usual name for
+# one elsewhere.
+_CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "cookie", "proxy-authorization", "x-goog-api-key", "x-api-key"}
+)
 # IPv6 prefixes that carry an IPv4 address a gateway may forward to (NAT64, RFC 6052).
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -175,7 +176,12 @@ class ForumAdapter:
         page: FetchResult | None = pages.get(link)
         if page is None:
             return None if link.canonical in pages.memory.retries else item
-        thread = parse_thread(page.content, page.url, page.content_type, timezone=spec.timezone)
+        read = partial(
+            parse_thread, page.content, page.url, page.content_type, timezone=spec.timezone
+        )
+        thread = pages.build(link, read, then="the feed's excerpt kept")
+        if thread is None:
+            return item
         if not thread.posts:
             pages.warnings.extend(thread.warnings)
             return item

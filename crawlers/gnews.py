@@ -48,6 +48,7 @@ class _Sources:
         self.item: dict[str, str] | None = None
         self.field: str | None = None
         self.buffer: list[str] = []
+        self.malformed: list[str] = []
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         local = safexml.local_name(name)[1]
@@ -70,19 +71,34 @@ class _Sources:
         elif safexml.local_name(name)[1] == "item":
             item, self.item = self.item, None
             if item.get("link"):
-                self.found[canonical_url(item["link"])] = Outlet(
-                    clean_text(item.get("source", "")) or None,
-                    clean_text(item.get("source_url", "")) or None,
-                    item.get("description", ""),
-                )
+                self._add(clean_text(item["link"]), item)
+
+    def _add(self, link: str, item: dict[str, str]) -> None:
+        try:
+            key = canonical_url(link)
+        except ValueError:  # http://[oops/: this item has no outlet, the others keep theirs
+            self.malformed.append(link[:200])
+            return
+        self.found[key] = Outlet(
+            clean_text(item.get("source", "")) or None,
+            clean_text(item.get("source_url", "")) or None,
+            item.get("description", ""),
+        )
 
 
-def outlets(content: bytes) -> dict[str, Outlet]:
-    """Each item's outlet and description, by the canonical form of its link."""
+def outlets(content: bytes, warnings: list[str] | None = None) -> dict[str, Outlet]:
+    """Each item's outlet and description, by the canonical form of its link.
+
+    An item whose link is malformed gets no outlet; a warning naming it goes to ``warnings``.
+    """
     sources = _Sources()
     # parse_feed says what is wrong with a broken feed; here what was read before is kept.
     with contextlib.suppress(expat.ExpatError, safexml.RefusedXml):
         safexml.parse([content], sources.start, sources.end, sources.text)
+    if warnings is not None:
+        warnings.extend(
+            f"item with a malformed link {u!r}: outlet not read" for u in sources.malformed
+        )
     return sources.found
 
 
@@ -150,10 +166,11 @@ class GoogleNewsAdapter:
         if result.not_modified:
             return Collected(items=[], validators=result.validators, not_modified=True)
         parsed = read_feed(result, spec, options["item_kind"])
-        found = outlets(result.content)
+        warnings = list(parsed.warnings)
+        found = outlets(result.content, warnings)
         items = [_with_outlet(i, found.get(i.canonical_url)) for i in parsed.items]
         return Collected(
             items=items[: options["max_items"]],
-            warnings=parsed.warnings,
+            warnings=warnings,
             validators=result.validators,
         )

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
@@ -20,13 +20,15 @@ from crawlers.base import Collected, RunState, SourceSpec
 from crawlers.encoding import decode_html
 from crawlers.fetcher import Fetcher
 from crawlers.http import FetchResult
-from crawlers.links import Link, UrlFilter, fetch_own_page, new_links, site_of
+from crawlers.links import Link, UrlFilter, fetch_own_page, new_links, site_of, web_url
 from crawlers.text import clean_text
 from crawlers.urls import canonical_url
 
 # Where news sites put the links to their stories: headlines and article cards.
 DEFAULT_SELECTOR = "article a[href], h2 a[href], h3 a[href], .title a[href]"
 _OPTIONS = ["link_selector", "same_site", "include", "exclude", "max_articles", "item_kind"]
+# An href meant as a web link (not mailto:, javascript:, tel: ...) that urllib cannot read.
+_MALFORMED = re.compile(r"(?:https?:)?//", re.IGNORECASE)
 _NUMERIC_ID = re.compile(r"\d{5,}")
 _EXTENSION = re.compile(r"\.(?:html?|shtml|aspx?|php)$", re.IGNORECASE)
 # Paths that are never one story, whatever their shape.
@@ -67,14 +69,31 @@ def _is_section(url: str) -> bool:
     return (len(segments) <= 1 and not looks_like_article(url)) or bool(_NOT_ARTICLE.search(path))
 
 
-def _anchors(tree: LexborHTMLParser, selector: str, base: str) -> list[tuple[str, str]]:
+def _anchors(
+    tree: LexborHTMLParser, selector: str, base: str, bad: set[str]
+) -> list[tuple[str, str]]:
+    """The http(s) links the selector picks, absolute; malformed hrefs are added to ``bad``."""
     found: list[tuple[str, str]] = []
     for node in tree.css(selector):
         href = (node.attributes.get("href") or "").strip()
-        url = urljoin(base, href).split("#")[0]
-        if urlsplit(url).scheme in ("http", "https"):
+        url = web_url(href, base)
+        if url is not None:
             found.append((url, clean_text(node.text(separator=" "))))
+        elif _MALFORMED.match(href):
+            bad.add(href[:200])
     return found
+
+
+def _base(tree: LexborHTMLParser, url: str, warnings: list[str]) -> str:
+    """The URL links are relative to: the page's <base href> when it is a valid one."""
+    node = tree.css_first("base[href]")
+    href = (node.attributes.get("href") or "").strip() if node else ""
+    if not href:
+        return url
+    base = web_url(href, url)
+    if base is None:
+        warnings.append(f"<base href={href[:200]!r}> is not a valid URL; ignored")
+    return base or url
 
 
 def parse_listing(
@@ -87,12 +106,15 @@ def parse_listing(
     """
     markup, _, warnings = decode_html(content, content_type)
     tree = LexborHTMLParser(markup)
-    base_node = tree.css_first("base[href]")
-    base = urljoin(url, base_node.attributes.get("href") or "") if base_node else url
-    links = _anchors(tree, selector, base)
+    base = _base(tree, url, warnings)
+    bad: set[str] = set()
+    links = _anchors(tree, selector, base, bad)
     if selector == DEFAULT_SELECTOR:
         links = [(u, t) for u, t in links if not _is_section(u)]
-        links += [(u, t) for u, t in _anchors(tree, "a[href]", base) if looks_like_article(u)]
+        links += [(u, t) for u, t in _anchors(tree, "a[href]", base, bad) if looks_like_article(u)]
+    warnings.extend(f"malformed link {href!r} skipped" for href in sorted(bad)[:20])
+    if len(bad) > 20:
+        warnings.append(f"{len(bad) - 20} more malformed links skipped")
     texts: dict[str, str] = {}
     for link, text in links:
         if link != url and len(text) >= len(texts.get(link, "")):

@@ -13,8 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-from urllib.parse import urlsplit
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 from crawlers.base import ItemRecord, ParseResult, RunState, SourceSpec, Validators
 from crawlers.errors import PermanentSourceError, RobotsDisallowedError, TransientSourceError
@@ -27,6 +28,8 @@ from crawlers.text import clean_text
 logger = logging.getLogger(__name__)
 MAX_SEEN = 2000  # links remembered as not worth fetching again; the oldest are forgotten first
 MAX_RETRIES = 3  # runs in which a page that failed transiently is tried before it is given up
+BUILD_ERROR = "the page could not be read: an error in the crawler, logged"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,21 @@ def new_links(
     return Batch(fresh[:limit], PageFetcher(fetcher, memory, warnings), max(len(fresh) - limit, 0))
 
 
+def web_url(href: str, base: str = "") -> str | None:
+    """``href`` made absolute against ``base``, without its fragment; None unless http(s).
+
+    A malformed link (``http://[oops/``, a bad port) gives None: the caller skips it with a
+    warning instead of losing the run to urllib's ValueError.
+    """
+    try:
+        url = urljoin(base, href.strip()).split("#")[0]
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError on a port that is not a number 0-65535
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
 def site_of(host: str) -> str:
     """The host a site is known by: lower-case, without a leading ``www.``."""
     host = host.lower().rstrip(".")
@@ -158,7 +176,10 @@ class UrlFilter:
     def __call__(self, url: str) -> bool:
         """Tell whether a link passes."""
         if self.site is not None:
-            host = site_of(urlsplit(url).hostname or "")
+            try:
+                host = site_of(urlsplit(url).hostname or "")
+            except ValueError:  # a malformed URL is no link of the site's
+                return False
             if host != self.site and not host.endswith("." + self.site):
                 return False
         if self.include and not re.search(self.include, url):
@@ -177,6 +198,8 @@ class PageFetcher:
         """The page, or None (with a warning) when it cannot be had this run."""
         try:
             result = self.fetcher.get(link.url)
+        except ValueError as exc:  # a URL urllib cannot even split (http://[oops/)
+            self.skip(link, f"skipped, not a valid URL ({exc})")
         except RobotsDisallowedError as exc:
             self.skip(link, f"skipped, robots.txt disallows it ({exc})")
         except PermanentSourceError as exc:
@@ -194,6 +217,20 @@ class PageFetcher:
         """Warn about a page that will not be stored, and do not fetch it again."""
         self.memory.remember(link.canonical)
         self.warnings.append(f"{link.url}: {why}")
+
+    def build(self, link: Link, make: Callable[[], T], then: str = "skipped") -> T | None:
+        """``make()``; None, with a warning saying what ``then`` happens, when it raises.
+
+        One page that trips a bug in extraction must cost that page, not the run and what the
+        run already collected; the traceback is logged so the bug stays visible. The page is
+        remembered like a page with no text, not retried every run against the same bug.
+        """
+        try:
+            return make()
+        except Exception as exc:
+            logger.exception("reading the page %s failed unexpectedly", link.url)
+            self.skip(link, f"{then}, {BUILD_ERROR} ({type(exc).__name__}: {str(exc)[:200]})")
+            return None
 
 
 def article_item(result: FetchResult, link: Link, spec: SourceSpec, kind: str) -> ItemRecord:
@@ -229,7 +266,9 @@ def collect_pages(pages: PageFetcher, links: Iterable[Link], build: Build) -> li
         result = pages.get(link)
         if result is None:
             continue
-        item = build(result, link)
+        item = pages.build(link, partial(build, result, link))
+        if item is None:
+            continue
         if not item.text:
             pages.skip(link, "skipped, no article text found on the page")
             continue

@@ -23,7 +23,7 @@ from crawlers.base import Collected, RunState, SourceSpec
 from crawlers.errors import PermanentSourceError, SourceError
 from crawlers.extract_meta import parse_date
 from crawlers.fetcher import Fetcher
-from crawlers.links import Link, UrlFilter, fetch_own_page, new_links, site_of
+from crawlers.links import Link, UrlFilter, fetch_own_page, new_links, site_of, web_url
 from crawlers.text import clean_text
 from crawlers.urls import canonical_url
 
@@ -94,6 +94,7 @@ class _Reader:
         self.fields: dict[str, str] | None = None
         self.capture: str | None = None
         self.buffer: list[str] = []
+        self.malformed: list[str] = []  # <loc>s urllib cannot read
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         namespace, local = safexml.local_name(name)
@@ -126,7 +127,9 @@ class _Reader:
 
     def _finish(self, fields: dict[str, str]) -> None:
         loc = fields.get("loc", "")
-        if urlsplit(loc).scheme not in ("http", "https"):
+        if web_url(loc) is None:  # not http(s), or malformed (http://[oops/): skipped
+            if loc.lower().startswith(("http://", "https://")):
+                self.malformed.append(loc[:200])
             return
         self.entries.append(
             Entry(
@@ -163,6 +166,10 @@ def parse_sitemap(content: bytes, *, max_bytes: int, timezone: str = "UTC") -> S
         if len(reader.entries) >= _MAX_ENTRIES
         else []
     )
+    if reader.malformed:
+        count, first = len(reader.malformed), reader.malformed[0]
+        entries = "entry" if count == 1 else "entries"
+        warnings.append(f"{count} {entries} with a malformed <loc> skipped, e.g. {first!r}")
     return Sitemap(kind, reader.entries if kind else [], reader.root, error, warnings)
 
 
