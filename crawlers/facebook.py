@@ -31,7 +31,9 @@ from crawlers.apis import (
     number,
     parse_time,
     plain_message,
+    require_https,
     require_secret,
+    shape_problem,
     strip_secret_params,
 )
 from crawlers.base import Collected, ItemRecord, RunState, SourceSpec
@@ -99,7 +101,8 @@ def graph_problem(response: ApiResponse, page: str, token_env: str) -> Problem |
     """What a Graph API error means for the run; None when the response is not an error."""
     error = response.payload.get("error")
     if not isinstance(error, dict):
-        return http_problem(response, f"the Graph API, for Facebook Page {page!r}")
+        subject = f"the Graph API, for Facebook Page {page!r}"
+        return http_problem(response, subject) or shape_problem(response, subject, ("data",))
     code, api = error.get("code"), _api_text(error)
     if code in _TOKEN_CODES:
         return Problem(
@@ -184,6 +187,7 @@ class FacebookAdapter:
     def collect(self, fetcher: Fetcher, spec: SourceSpec, state: RunState) -> Collected:
         """Read new posts of each configured Page; see the module docstring."""
         options = self.validate_options(spec.options)
+        require_https(spec.url, "Graph API")
         env = options["access_token_env"]
         token = require_secret(state, env, "the Facebook access token")
         run = ApiRun(fetcher, spec.id, {"Authorization": f"Bearer {token}"}, token, _now())
@@ -238,6 +242,7 @@ class _PageReader:
         room = self.options["max_posts"] - self.taken
         for post in posts[:room] if isinstance(posts, list) else []:
             if not isinstance(post, dict):
+                self.run.warn(f"Facebook Page {self.page!r}: a post that is no JSON object skipped")
                 continue
             self.taken += 1
             item = post_item(post, self.page, self.options["item_kind"])
@@ -250,6 +255,12 @@ class _PageReader:
     def _next(self, payload: Mapping[str, Any]) -> str | None:
         """The next page of results, if it is wanted and on the Graph API's own host."""
         paging = payload.get("paging")
+        if paging is not None and not isinstance(paging, dict):
+            # The posts of this answer are kept; the window is read again next run.
+            self.run.warn(
+                f"Facebook Page {self.page!r}: 'paging' is not a JSON object; no more pages read"
+            )
+            return None
         link = paging.get("next") if isinstance(paging, dict) else None
         if not isinstance(link, str) or not payload.get("data"):
             self.complete = True

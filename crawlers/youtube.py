@@ -25,15 +25,19 @@ from zoneinfo import ZoneInfo
 from crawlers.apis import (
     ApiResponse,
     ApiRun,
+    OddEntry,
     Problem,
     env_name,
     first_words,
     http_problem,
     iso_z,
+    member,
     number,
     parse_time,
     plain_message,
+    require_https,
     require_secret,
+    shape_problem,
 )
 from crawlers.base import Collected, ItemRecord, RunState, SourceSpec
 from crawlers.fetcher import Fetcher
@@ -114,7 +118,8 @@ def api_problem(
     """What a YouTube Data API error means for the run; None when it is not an error."""
     error = response.payload.get("error")
     if not isinstance(error, dict):
-        return http_problem(response, "the YouTube Data API")
+        subject = "the YouTube Data API"
+        return http_problem(response, subject) or shape_problem(response, subject, ("items",))
     reasons = _reasons(error)
     api = plain_message(error.get("message")) or f"HTTP {response.status}"
     if reasons & _QUOTA_REASONS:
@@ -162,7 +167,9 @@ def _language(snippet: Mapping[str, Any]) -> str | None:
 
 
 def video_item(video_id: str, snippet: Mapping[str, Any], kind: str) -> ItemRecord:
-    """A video as an item, from its search or videos.list snippet."""
+    """A video as an item, from its search or videos.list snippet; OddEntry if that is no object."""
+    if not isinstance(snippet, Mapping):
+        raise OddEntry("its 'snippet' is not a JSON object")
     url = video_url(video_id)
     title = html_to_text(str(snippet.get("title") or ""))
     return ItemRecord(
@@ -181,9 +188,12 @@ def video_item(video_id: str, snippet: Mapping[str, Any], kind: str) -> ItemReco
 def comment_item(
     thread: Mapping[str, Any], video_id: str, video_title: str, kind: str
 ) -> ItemRecord | None:
-    """A top-level comment as an item, without its author (a private person)."""
-    comment = (thread.get("snippet") or {}).get("topLevelComment") or {}
-    snippet = comment.get("snippet") or {}
+    """A top-level comment as an item, without its author (a private person).
+
+    None for a comment without id or text; OddEntry when the thread is not the documented shape.
+    """
+    comment = member(member(thread, "snippet"), "topLevelComment")
+    snippet = member(comment, "snippet")
     comment_id = str(comment.get("id") or thread.get("id") or "")
     text = clean_text(str(snippet.get("textOriginal") or "")) or html_to_text(
         str(snippet.get("textDisplay") or "")
@@ -260,6 +270,7 @@ class YouTubeAdapter:
     def collect(self, fetcher: Fetcher, spec: SourceSpec, state: RunState) -> Collected:
         """Search new videos, then new comments of the videos that are open cases."""
         options = self.validate_options(spec.options)
+        require_https(spec.url, "YouTube Data API")
         key = require_secret(state, options["api_key_env"], "the YouTube API key")
         now = _now()
         run = ApiRun(fetcher, spec.id, {"X-Goog-Api-Key": key}, key, now)
@@ -319,34 +330,50 @@ class _Reader:
             "order": "date",
             "publishedAfter": iso_z(start),
         }
-        wanted, taken = self.options["max_results"], 0
+        wanted, taken, left_out = self.options["max_results"], 0, False
         while taken < wanted:
-            params["maxResults"] = str(min(_PAGE_MAX, wanted - taken))
+            room = wanted - taken
+            # One result more than there is room for, when a page can hold it: whether it comes
+            # says whether any were left out (a search costs the same whatever maxResults).
+            params["maxResults"] = str(min(_PAGE_MAX, room + 1))
             payload = self._call("search", params, SEARCH_COST)
             if payload is None:  # cut short: the next run searches this window again
                 return iso_z(searched_to or start + _INDEX_LAG)
             found = self._search_results(payload)
-            ids = list(found)[: wanted - taken]
+            ids = list(found)[:room]
             taken += len(ids)
             self._add_videos(ids, found)
             token = payload.get("nextPageToken")
+            # On a full page only the next-page token can tell that more were found.
+            left_out = len(found) > room or (room >= _PAGE_MAX and bool(token))
             if not token or not ids:
                 break
             params["pageToken"] = str(token)
-        else:
-            if searched_to is not None:
-                self.run.warn(
-                    f"more than max_results ({wanted}) new videos since the last run; the older "
-                    "ones were left out (raise max_results or crawl more often)"
-                )
+        if taken >= wanted and left_out and searched_to is not None:
+            self.run.warn(
+                f"more than max_results ({wanted}) new videos since the last run; the older "
+                "ones were left out (raise max_results or crawl more often)"
+            )
         return iso_z(self.run.now)
 
-    @staticmethod
-    def _search_results(payload: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-        """The videos of a page of search results, newest first: id -> snippet."""
-        results = [r for r in payload.get("items") or [] if isinstance(r, dict)]
-        ids = [r["id"].get("videoId") if isinstance(r.get("id"), dict) else None for r in results]
-        return {str(i): r.get("snippet") or {} for i, r in zip(ids, results, strict=True) if i}
+    def _search_results(self, payload: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+        """The videos of a page of search results, newest first: id -> snippet.
+
+        A result not of the documented shape is skipped with a warning, the others are kept.
+        """
+        found: dict[str, Mapping[str, Any]] = {}
+        for result in payload.get("items") or []:
+            try:
+                video_id = member(result, "id").get("videoId")
+                snippet = member(result, "snippet")
+            except OddEntry as exc:
+                self.run.warn(f"a YouTube search result skipped: {exc}")
+                continue
+            if isinstance(video_id, str) and video_id:
+                found.setdefault(video_id, snippet)
+            else:
+                self.run.warn("a YouTube search result skipped: it has no id.videoId")
+        return found
 
     def _add_videos(self, ids: list[str], snippets: dict[str, Mapping[str, Any]]) -> None:
         """Add the found videos, with full descriptions when videos.list could be afforded."""
@@ -363,8 +390,16 @@ class _Reader:
         payload = self._call(
             "videos", {"part": "snippet", "id": ",".join(ids[:_PAGE_MAX])}, LIST_COST
         )
-        found = [v for v in (payload or {}).get("items") or [] if isinstance(v, dict)]
-        return {str(v.get("id")): v.get("snippet") or {} for v in found if v.get("id")}
+        details: dict[str, Mapping[str, Any]] = {}
+        for video in (payload or {}).get("items") or []:
+            try:
+                snippet = member(video, "snippet")
+            except OddEntry as exc:  # the search's shorter snippet stands in
+                self.run.warn(f"a YouTube video's details skipped: {exc}")
+                continue
+            if video.get("id"):
+                details[str(video["id"])] = snippet
+        return details
 
     def comments(self, case_urls: list[str], previous: object) -> dict[str, str]:
         """Collect new comments of the open-case videos; per video the newest comment time."""
@@ -396,8 +431,7 @@ class _Reader:
             if payload is None:
                 return since
             title, kind = self.titles.get(video_id, ""), self.options["item_kind"]
-            threads = [t for t in payload.get("items") or [] if isinstance(t, dict)]
-            for item in filter(None, (comment_item(t, video_id, title, kind) for t in threads)):
+            for item in self._comment_items(payload, video_id, title, kind):
                 when = item.published_at
                 if when is not None and since is not None and when <= since:
                     return latest  # newest first: the rest were read on an earlier run
@@ -411,3 +445,18 @@ class _Reader:
                 break
             params["pageToken"] = str(token)
         return latest
+
+    def _comment_items(
+        self, payload: Mapping[str, Any], video_id: str, title: str, kind: str
+    ) -> list[ItemRecord]:
+        """The comments of a page of comment threads; an odd thread is skipped with a warning."""
+        items = []
+        for thread in payload.get("items") or []:
+            try:
+                item = comment_item(thread, video_id, title, kind)
+            except OddEntry as exc:
+                self.run.warn(f"a comment thread on video {video_id} skipped: {exc}")
+                continue
+            if item is not None:
+                items.append(item)
+        return items

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from crawlers.apis import redact, strip_secret_params
-from crawlers.base import RunState, SourceSpec
+from crawlers.base import Collected, RunState, SourceSpec
 from crawlers.errors import PermanentSourceError, TransientSourceError
 from crawlers.facebook import DEFAULT_BASE, FacebookAdapter, usage
 from monitor.pipeline import crawl_source
@@ -84,6 +84,13 @@ def _assert_no_token(app: Any, report: Any, caplog: pytest.LogCaptureFixture) ->
     assert "HTTP Request: GET https://graph.facebook.com" in caplog.text  # the check sees URLs
     for text in [report.error or "", *report.warnings, *stored, caplog.text]:
         assert TOKEN not in text and FIXTURE_TOKEN not in text
+
+
+def _collect_directly(app: Any, base: str = DEFAULT_BASE) -> Collected:
+    """Run the adapter on Page baonamdinh outside the pipeline, to see what it raises."""
+    spec = SourceSpec("fb", base, {"pages": ["baonamdinh"]})
+    state = RunState(secret={"FACEBOOK_ACCESS_TOKEN": TOKEN}.get)
+    return FacebookAdapter().collect(app.fetcher, spec, state)
 
 
 @pytest.fixture
@@ -206,11 +213,7 @@ def test_graph_errors_fail_the_source_clearly(
 
     report = crawl_source(app, "fb")
     with pytest.raises(error) as raised:
-        FacebookAdapter().collect(
-            app.fetcher,
-            SourceSpec("fb", DEFAULT_BASE, {"pages": ["baonamdinh"]}),
-            RunState(secret={"FACEBOOK_ACCESS_TOKEN": TOKEN}.get),
-        )
+        _collect_directly(app)
 
     assert report.status == "error" and said in (report.error or "")
     assert said in str(raised.value) and "fbtrace_id" in str(raised.value)
@@ -326,3 +329,59 @@ def test_options_get_their_defaults() -> None:
         "max_usage_percent": 80,
         "item_kind": "social",
     }
+
+
+# -- answers that are not the documented shape --------------------------------------------------
+
+
+def test_odd_post_and_paging_are_warnings_and_the_good_posts_stored(
+    make_app: AppFactory, graph: FakeGraph
+) -> None:
+    body = _fixture("posts-baonamdinh-1")
+    body["data"].insert(0, "not a post")
+    body["paging"] = "QVFIUnN3"
+    graph.answers["baonamdinh"] = (200, body, {})
+    app = make_app([_source(["baonamdinh", "ptthninhbinh"])], transport=httpx.MockTransport(graph))
+
+    report = crawl_source(app, "fb")
+
+    assert (report.status, report.new) == ("warning", 4)
+    assert report.warnings == [
+        "Facebook Page 'baonamdinh': a post that is no JSON object skipped",
+        "Facebook Page 'baonamdinh': 'paging' is not a JSON object; no more pages read",
+    ]
+    assert set(_cursor(app)["since"]) == {"baonamdinh", "ptthninhbinh"}
+
+
+@pytest.mark.parametrize("data", [{"id": "1"}, 7, "posts"])
+def test_data_of_the_wrong_shape_is_a_transient_error(
+    make_app: AppFactory, graph: FakeGraph, data: object
+) -> None:
+    graph.answers["baonamdinh"] = (200, {"data": data}, {})
+    app = make_app([_source(["baonamdinh", "ptthninhbinh"])], transport=httpx.MockTransport(graph))
+
+    report = crawl_source(app, "fb")
+    with pytest.raises(TransientSourceError) as raised:
+        _collect_directly(app)
+
+    said = (
+        "the Graph API, for Facebook Page 'baonamdinh' answered HTTP 200 with 'data' that is "
+        "not a list"
+    )
+    assert report.status == "error" and said in (report.error or "")
+    assert said in str(raised.value)
+
+
+def test_graph_api_url_must_be_https_unless_loopback(
+    make_app: AppFactory, graph: FakeGraph
+) -> None:
+    source = {**_source(["baonamdinh"]), "url": "http://graph.facebook.com/v21.0"}
+    app = make_app([source], transport=httpx.MockTransport(graph))
+
+    report = crawl_source(app, "fb")
+
+    assert report.status == "error" and graph.requests == []
+    assert "the Graph API URL must be https://" in (report.error or "")
+    with pytest.raises(PermanentSourceError, match="must be https"):
+        _collect_directly(app, "ftp://graph.facebook.com/v21.0")
+    assert len(_collect_directly(app, "http://127.0.0.1:8080/v21.0").items) == 2

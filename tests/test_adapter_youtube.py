@@ -38,6 +38,7 @@ class FakeYouTube:
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
         self.errors: dict[str, tuple[int, str]] = {}  # "search" or "commentThreads:<video id>"
+        self.bodies: dict[str, Any] = {}  # the same keys: a 200 with this JSON instead
 
     def calls(self, endpoint: str) -> list[httpx.QueryParams]:
         """The query parameters of each call to ``endpoint``."""
@@ -50,6 +51,8 @@ class FakeYouTube:
         if key in self.errors:
             status, fixture = self.errors[key]
             return httpx.Response(status, json=_fixture(fixture))
+        if key in self.bodies:
+            return httpx.Response(200, json=self.bodies[key])
         if endpoint == "search":
             return httpx.Response(
                 200, json=_fixture("search-2" if "pageToken" in params else "search-1")
@@ -357,3 +360,98 @@ def test_options_get_their_defaults() -> None:
         "max_comments": 100,
         "comments": True,
     }
+
+
+# -- answers that are not the documented shape --------------------------------------------------
+
+
+def test_odd_search_results_and_comment_threads_are_skipped_with_a_warning(
+    make_app: AppFactory, api: FakeYouTube
+) -> None:
+    search = _fixture("search-1")
+    del search["nextPageToken"]
+    search["items"] += [42, {"id": {"videoId": "oddSnippet1"}, "snippet": "oops"}, {"id": []}]
+    api.bodies["search"] = search
+    threads = _fixture("comment-threads")
+    threads["items"] += ["x", {"snippet": {"topLevelComment": []}}]
+    api.bodies[f"commentThreads:{DYKE}"] = threads
+    app = _app(make_app, api)
+
+    first = crawl_source(app, "yt")
+    _open_case(app, DYKE)
+    second = crawl_source(app, "yt")
+
+    assert (first.status, first.new) == ("warning", 2)
+    assert first.warnings == [
+        "a YouTube search result skipped: it is not a JSON object",
+        "a YouTube search result skipped: its 'snippet' is not a JSON object",
+        "a YouTube search result skipped: its 'id' is not a JSON object",
+    ]
+    assert (second.status, second.new) == ("warning", 2)  # the two good comments
+    assert f"a comment thread on video {DYKE} skipped: it is not a JSON object" in second.warnings
+    assert (
+        f"a comment thread on video {DYKE} skipped: its 'topLevelComment' is not a JSON object"
+        in second.warnings
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "with_what"),
+    [
+        ({"items": 5}, "'items' that is not a list"),
+        ({"items": {"id": "x"}}, "'items' that is not a list"),
+        (["a", "list"], "a body that is not a JSON object"),
+    ],
+)
+def test_search_answer_of_the_wrong_shape_is_a_transient_error(
+    make_app: AppFactory, api: FakeYouTube, body: object, with_what: str
+) -> None:
+    api.bodies["search"] = body
+    app = _app(make_app, api)
+
+    report = crawl_source(app, "yt")
+    with pytest.raises(TransientSourceError) as raised:
+        _collect_directly(app)
+
+    said = f"the YouTube Data API answered HTTP 200 with {with_what}"
+    assert report.status == "error" and said in (report.error or "")
+    assert said in str(raised.value)
+
+
+def test_exactly_max_results_new_videos_is_no_warning(
+    make_app: AppFactory, api: FakeYouTube
+) -> None:
+    app = _app(make_app, api, max_results=2, comments=False)
+    crawl_source(app, "yt")
+    api.requests.clear()
+
+    again = crawl_source(app, "yt")  # the same two videos: exactly max_results
+
+    assert api.calls("search")[0]["maxResults"] == "3"  # one more tells if any were left out
+    assert (again.status, again.warnings) == ("ok", [])
+    more = _fixture("search-1")
+    more["items"] += _fixture("search-2")["items"]
+    api.bodies["search"] = more
+    over = crawl_source(app, "yt")
+    assert over.status == "warning"
+    assert over.warnings[0].startswith("more than max_results (2) new videos since the last run")
+
+
+def test_api_base_url_must_be_https_unless_loopback(make_app: AppFactory, api: FakeYouTube) -> None:
+    source = {
+        "id": "yt",
+        "kind": "youtube",
+        "url": "http://www.googleapis.com/youtube/v3",
+        "options": {"query": QUERY},
+    }
+    app = make_app([source], transport=httpx.MockTransport(api))
+
+    report = crawl_source(app, "yt")
+
+    assert report.status == "error" and api.requests == []
+    assert "the YouTube Data API URL must be https://" in (report.error or "")
+    local = SourceSpec(
+        "yt", "http://127.0.0.1:8080/youtube/v3", {"query": QUERY, "comments": False}
+    )
+    state = RunState(secret={"YOUTUBE_API_KEY": KEY}.get)
+    assert len(YouTubeAdapter().collect(app.fetcher, local, state).items) == 3
