@@ -43,7 +43,12 @@ _CREDENTIAL_HEADERS = frozenset(
     {"authorization", "cookie", "proxy-authorization", "x-goog-api-key", "x-api-key"}
 )
 # IPv6 prefixes that carry an IPv4 address a gateway may forward to (NAT64, RFC 6052).
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 ranges whose last 32 bits are an IPv4 address: NAT64 (well-known and local-use), the
+# deprecated IPv4-compatible ::a.b.c.d, and SIIT's ::ffff:0:a.b.c.d.
+_CARRIES_IPV4 = tuple(
+    ipaddress.ip_network(net)
+    for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +193,7 @@ class Fetcher:
             request_headers["If-Modified-Since"] = validators.last_modified
         cap = max_bytes or self.policy.max_bytes
         for attempt in range(self.policy.max_retries + 1):
-            result = self._request(url, request_headers, cap, validators)
+            result = self._request(url, request_headers, cap, validators, guard)
             if result.status not in _RETRY_STATUS:
                 break
             wait = self._retry_wait(result, attempt)
@@ -212,20 +217,32 @@ class Fetcher:
         return wait + self._rng() * min(wait * 0.1 + 0.5, 5.0)  # jitter: not all at once
 
     def _request(
-        self, url: str, headers: Mapping[str, str], max_bytes: int, validators: Validators
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        validators: Validators,
+        guard: bool = False,
     ) -> FetchResult:
         host = self._slot(url)
         try:
-            return self._send(url, headers, max_bytes, validators)
+            return self._send(url, headers, max_bytes, validators, guard)
         finally:
             self._release(url, host)
 
     def _send(
-        self, url: str, headers: Mapping[str, str], max_bytes: int, validators: Validators
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        validators: Validators,
+        guard: bool = False,
     ) -> FetchResult:
         started = time.monotonic()
         try:
             with self.client.stream("GET", url, headers=headers, follow_redirects=False) as resp:
+                if guard:
+                    self._check_peer(url, resp)
                 if resp.status_code == 304:
                     return FetchResult(
                         str(resp.url),
@@ -402,6 +419,19 @@ class Fetcher:
                 "only http.allowed_networks may be fetched that way"
             )
 
+    def _check_peer(self, url: str, response: httpx.Response) -> None:
+        """Check the address actually connected to: DNS may answer differently the second time
+        (rebinding), so nothing is read from a private peer even if the look-up said public."""
+        stream = response.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        if not peer:
+            return  # no socket (a test transport): the look-up check stands alone
+        ip = ipaddress.ip_address(str(peer[0]).split("%")[0])
+        if not _public(ip) and not any(ip in net for net in self.policy.allowed_networks):
+            raise BlockedTargetError(
+                f"{url} connected to {ip}, which is not a public address; nothing was read"
+            )
+
     def peak_in_flight(self) -> dict[str, int]:
         """The most requests that were ever in flight at once, per host."""
         with self._lock:
@@ -419,7 +449,7 @@ def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
         carried = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if carried is None and ip in _NAT64:
+        if carried is None and any(ip in net for net in _CARRIES_IPV4):
             carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if carried is not None:
             return _public(carried)

@@ -81,8 +81,9 @@ def _ingest(app: App, parsed: list[Parsed]) -> None:
 
 def _store(app: App, parsed: list[Parsed], failures: list[str]) -> Expected:
     """Ingest in batches, one transaction each; a failing batch is retried file by file to name
-    the culprits. Returns what each stored URL key must read back as: the last version seen."""
+    the culprits. Returns what each stored URL key must read back as."""
     expected: Expected = {}
+    owners: dict[str, tuple[str, bool]] = {}  # URL key -> (source that stored it, enriched)
     for batch in _batches(parsed):
         try:
             _ingest(app, batch)
@@ -95,9 +96,29 @@ def _store(app: App, parsed: list[Parsed], failures: list[str]) -> Expected:
                     stored.append(one)
                 except Exception as exc:
                     failures.append(f"{one[0].name}: ingest: {type(exc).__name__}: {exc}"[:500])
-        for _, items in stored:
-            expected.update((i.canonical_url, (i.title, i.text, i.author)) for i in items)
+        for file, items in stored:
+            _expect(expected, owners, f"corpus-{file.part}", items)
     return expected
+
+
+def _expect(
+    expected: Expected, owners: dict[str, tuple[str, bool]], source: str, items: list[ItemRecord]
+) -> None:
+    """What ingest keeps (repo._replaces): a fuller copy wins; else only the item's own source,
+    until another source has enriched it."""
+    last = {i.canonical_url: i for i in items}  # one ingest call keeps a URL's last version
+    for key, item in last.items():
+        version = (item.title, item.text, item.author)
+        if key not in expected:
+            expected[key], owners[key] = version, (source, False)
+            continue
+        owner, enriched = owners[key]
+        if version == expected[key]:
+            continue
+        if len(item.text) > len(expected[key][1]):
+            expected[key], owners[key] = version, (owner, enriched or owner != source)
+        elif owner == source and not enriched:
+            expected[key] = version
 
 
 def _bad_text(value: object) -> str | None:

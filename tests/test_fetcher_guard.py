@@ -56,6 +56,9 @@ def no_dns(host: str, port: int) -> list[str]:
         "http://[::ffff:127.0.0.1]/",  # IPv4 inside IPv6, each way
         "http://[64:ff9b::a00:1]/",
         "http://[2002:a00:1::]/",
+        "http://[::127.0.0.1]/",  # deprecated IPv4-compatible, SIIT, local-use NAT64
+        "http://[::ffff:0:7f00:1]/",
+        "http://[64:ff9b:1::7f00:1]/",
         "http://intranet.example.vn/",
     ],
 )
@@ -118,6 +121,19 @@ def test_loopback_is_fetched_when_the_config_allows_it(feed_server: FeedServer) 
             Fetcher(client, Politeness(min_delay=0), resolve=no_dns).get(url, guard=True)
 
     assert route.hits == 1
+
+
+def test_a_name_that_rebinds_to_loopback_is_not_read(feed_server: FeedServer) -> None:
+    # The guard's look-up says public; the connection (resolved again) lands on 127.0.0.1.
+    route = feed_server.add("/noi-bo.html", b"<p>secret</p>")
+    url = f"http://localhost:{feed_server.httpd.server_port}/noi-bo.html"
+
+    with httpx.Client() as client, pytest.raises(BlockedTargetError, match="connected to 127"):
+        Fetcher(client, Politeness(min_delay=0, robots=False), resolve=public_dns).get(
+            url, guard=True
+        )
+
+    assert route.hits <= 1  # the request may reach it; nothing it answers is read
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.vn/x", "gopher://x/"])
