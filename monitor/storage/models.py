@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -120,8 +131,60 @@ class Item(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     content_hash: Mapped[str] = mapped_column(String(64))
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The story it belongs to, its normalised text's hash (exact copies) and MinHash signature.
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), index=True
+    )
+    text_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     analysis: Mapped[Analysis | None] = relationship(back_populates="item", uselist=False)
+
+
+class Story(Base):
+    """Copies of one article or post across outlets and pages: read, alerted and counted once."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    # The earliest item of the most authoritative kind (news before forum before social).
+    # No foreign key: items already point at stories, and a cycle would complicate every migration.
+    representative_item_id: Mapped[int | None]
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    item_count: Mapped[int] = mapped_column(default=0)
+    outlets: Mapped[list[Any]] = mapped_column(default=list)
+    outlet_count: Mapped[int] = mapped_column(default=0)
+    max_severity: Mapped[str] = mapped_column(String(16), default="none", index=True)
+    sentiment_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    topic: Mapped[str | None] = mapped_column(String(64))
+
+
+class ItemBand(Base):
+    """One LSH band of an item's MinHash: items sharing a band are near-duplicate candidates."""
+
+    __tablename__ = "item_bands"
+    __table_args__ = (Index("ix_item_bands_band", "band"),)
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    band: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class HourlyCount(Base):
+    """Relevant items seen in one hour, per dimension (province, topic, place) and key."""
+
+    __tablename__ = "hourly_counts"
+
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    total: Mapped[int] = mapped_column(default=0)
+    negative: Mapped[int] = mapped_column(default=0)
 
 
 class Analysis(Base):
@@ -152,7 +215,8 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # item: an item a person must look at; source: a source an administrator must fix
+    # item: an item a person must look at; source: a source an administrator must fix;
+    # surge: unusual coverage of a topic or place
     kind: Mapped[str] = mapped_column(String(16), default="item", server_default="item")
     item_id: Mapped[int | None] = mapped_column(
         ForeignKey("items.id", ondelete="SET NULL"), unique=True
@@ -160,6 +224,14 @@ class Case(Base):
     source_id: Mapped[str | None] = mapped_column(
         ForeignKey("sources.id", ondelete="CASCADE"), index=True
     )
+    # kind story: the story this case follows (one case per story, whichever item opened it).
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), unique=True
+    )
+    # kind surge: what surged ("topic:land_planning"), so one surge keeps one open case.
+    surge_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    # The severity staff were last notified at: a case is notified again only when it rises.
+    notified_severity: Mapped[str | None] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16), index=True)
     # new | acknowledged | in_progress | resolved | dismissed
