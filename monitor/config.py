@@ -159,6 +159,54 @@ class HealthSettings(_Section):
         return HealthPolicy(**{**data, "silent_min": timedelta(seconds=data["silent_min"])})
 
 
+class StoriesSettings(_Section):
+    """How copies of one article across outlets are grouped into one story (monitor.stories)."""
+
+    # Estimated Jaccard similarity of two items' word 3-gram sets at or above which they are
+    # copies of one story (a rewrite with a new headline or a trimmed paragraph stays above it).
+    similarity: float = Field(default=0.5, gt=0, le=1)
+    shingle_words: int = Field(default=3, ge=1, le=8)
+    # MinHash permutations, split into bands of num_perm / bands rows for the LSH index.
+    num_perm: int = Field(default=128, ge=16, le=512)
+    bands: int = Field(default=32, ge=1, le=256)
+    # Items older than this are no longer matched (their bands are pruned): a story's copies
+    # appear within days, and the index stays the same size however long the history grows.
+    window: Seconds = 14 * 86400
+    # Texts with fewer words are matched only as exact copies (too short for near-duplicates).
+    min_words: int = Field(default=12, ge=1)
+    # Hosts whose copy represents a story before others (official and provincial press).
+    authoritative_hosts: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _bands_divide_perms(self) -> StoriesSettings:
+        if self.num_perm % self.bands:
+            raise ValueError(f"bands ({self.bands}) must divide num_perm ({self.num_perm})")
+        return self
+
+
+class SurgesSettings(_Section):
+    """When coverage of the province, a topic or a place counts as a surge (monitor.surges)."""
+
+    enabled: bool = True
+    # How often `monitor run` looks for surges.
+    every: Seconds = 900
+    # The last `recent_hours` are compared with the `compare_hours` before them...
+    recent_hours: int = Field(default=1, ge=1, le=24)
+    compare_hours: int = Field(default=12, ge=1, le=168)
+    # ...and with the same hour of the day over the last `history_days` (mean + k x std).
+    history_days: int = Field(default=14, ge=1, le=90)
+    k: float = Field(default=3.0, gt=0)
+    # At least this many times the recent baseline...
+    ratio: float = Field(default=3.0, gt=1)
+    # ...and at least this many items (negative ones for a case), so quiet topics do not fire on noise.
+    min_count: int = Field(default=5, ge=1)
+    min_negative: int = Field(default=3, ge=1)
+    # Which surges open a case: only surges of negative coverage, or any surge.
+    case_on: Literal["negative", "any"] = "negative"
+    # Items whose publication is older than this when first seen are backlog, not coverage now.
+    max_age: Seconds = 86400
+
+
 class AlertsSettings(_Section):
     """When an item becomes a case."""
 
@@ -257,6 +305,8 @@ class Settings(_Section):
     http: HttpSettings = HttpSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     health: HealthSettings = HealthSettings()
+    stories: StoriesSettings = StoriesSettings()
+    surges: SurgesSettings = SurgesSettings()
     alerts: AlertsSettings = AlertsSettings()
     analysis: AnalysisSettings = AnalysisSettings()
     topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))

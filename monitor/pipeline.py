@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from crawlers.base import Collected, RunState, SourceSpec
 from crawlers.errors import PermanentSourceError, SourceError
 from crawlers.registry import get_adapter
-from monitor import health
+from monitor import health, stories, surges
 from monitor.bootstrap import App
 from monitor.storage import db, repo, sourcehealth
 from monitor.storage.models import utcnow
-from nlp.base import Analysis, severity_rank
+from nlp.base import Analysis
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,6 @@ def store_collected(
     track_health: bool = True,
 ) -> None:
     """Store a run's items, analyse what is new or changed, open cases, and close the run."""
-    threshold = severity_rank(app.settings.alerts.case_severity)
     with db.transaction(app.sessions) as session:
         # Items an earlier run stored but could not analyse get another chance first.
         pending = repo.unanalysed(session, source_id, limit=200)
@@ -84,9 +83,9 @@ def store_collected(
         todo = [(i, r.title, r.text, r.kind) for i, r in [*ingested.new, *ingested.updated]]
         analyses, report.errors = _analyse(app, [*pending, *todo])
         repo.save_analyses(session, analyses)
-        for item_id, analysis in analyses:
-            if severity_rank(analysis.severity) >= threshold:
-                report.cases_opened += repo.open_or_update_case(session, item_id, analysis)
+        new_ids = {item_id for item_id, _ in ingested.new}
+        report.cases_opened += stories.on_analysed(session, app.settings, analyses, new_ids)
+        surges.count_analysed(session, app.settings, analyses, new_ids)
         report.new, report.updated = len(ingested.new), len(ingested.updated)
         report.status = "warning" if collected.warnings else "ok"
         repo.record_success(session, source_id, collected.validators, collected.cursor, report.new)
