@@ -1,16 +1,20 @@
 """Scheduled jobs: thin module-level functions referenced by text, taking simple arguments.
 
-The scheduler calls ``monitor.jobs:crawl_source`` with a source id; ``bind`` gives the jobs the
-application built by the composition root (the CLI runs the very same pipeline functions).
+The scheduler calls ``monitor.jobs:crawl_source`` with a source id, and
+``monitor.jobs:detect_surges`` every ``surges.every``; ``bind`` gives the jobs the application
+built by the composition root (the CLI runs the very same pipeline functions).
 """
 
 from __future__ import annotations
 
 import logging
 
+from monitor import surges
 from monitor.bootstrap import App
 from monitor.pipeline import RunReport
 from monitor.pipeline import crawl_source as run_source
+from monitor.storage.models import utcnow
+from monitor.storage.surgecounts import SurgeCase
 
 logger = logging.getLogger(__name__)
 _app: App | None = None
@@ -37,3 +41,12 @@ def crawl_source(source_id: str) -> RunReport:
         report.errors,
     )
     return report
+
+
+def detect_surges() -> list[tuple[surges.Surge, SurgeCase]]:
+    """Look for surges now and open or continue their cases (the scheduled job)."""
+    if _app is None:
+        raise RuntimeError("monitor.jobs is not bound to an application")
+    outcomes = surges.run(_app, utcnow())
+    logger.info("surges: %d found that open or continue a case", len(outcomes))
+    return outcomes

@@ -15,6 +15,7 @@ from monitor.bootstrap import App
 
 logger = logging.getLogger(__name__)
 JOB_FUNC = "monitor.jobs:crawl_source"
+SURGES_FUNC = "monitor.jobs:detect_surges"
 
 
 def build_scheduler(app: App) -> BackgroundScheduler:
@@ -45,6 +46,24 @@ def build_scheduler(app: App) -> BackgroundScheduler:
     return scheduler
 
 
+def schedule_surges(app: App, scheduler: BackgroundScheduler) -> None:
+    """Look for surges every ``surges.every`` seconds, when ``surges.enabled``."""
+    cfg = app.settings.surges
+    if not cfg.enabled:
+        return
+    scheduler.add_job(
+        SURGES_FUNC,
+        "interval",
+        seconds=cfg.every,
+        # A slow pass never overlaps the next; passes missed while busy collapse into one.
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=300,
+        id="surges",
+        name="detect surges",
+    )
+
+
 def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
     """Run the scheduler until ``app.stopping`` is set, then finish in-flight runs and return."""
     scheduler = scheduler or build_scheduler(app)
@@ -55,8 +74,10 @@ def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
             logger.error("job %s failed: %s", event.job_id, event.exception)
 
     scheduler.add_listener(_on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    sources = len(scheduler.get_jobs())
+    schedule_surges(app, scheduler)
     scheduler.start()
-    logger.info("monitoring %d source(s); Ctrl-C stops", len(scheduler.get_jobs()))
+    logger.info("monitoring %d source(s); Ctrl-C stops", sources)
     try:
         app.stopping.wait()
     finally:
