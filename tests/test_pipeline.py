@@ -131,8 +131,10 @@ def test_flagged_item_opens_one_case_with_audit_trail(
         events = session.scalars(select(CaseEvent.action).order_by(CaseEvent.id)).all()
         relevant = session.scalars(select(Analysis.relevant).join(Item).order_by(Item.url)).all()
     assert case.severity == "critical" and case.status == "new"
+    assert case.kind == "story" and case.story_id is not None
     assert case.title.startswith("Cháy lớn")
-    assert events == ["opened", "item_updated"]
+    # The change neither raised the severity nor calls for another notification.
+    assert events == ["opened", "notify", "item_updated"]
     assert relevant == [True, True, False]  # chay, le-hoi, vang
 
 

@@ -14,7 +14,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crawlers.base import ItemRecord, Validators
-from monitor.storage.models import Analysis, Case, CaseEvent, CrawlRun, Item, Source, utcnow
+from monitor.storage.models import (
+    Analysis,
+    Case,
+    CaseEvent,
+    CrawlRun,
+    Item,
+    Source,
+    Story,
+    utcnow,
+)
 from nlp.base import Analysis as AnalysisResult
 from nlp.base import severity_rank
 
@@ -350,25 +359,83 @@ def save_analyses(session: Session, results: Sequence[tuple[int, AnalysisResult]
     session.execute(insert(Analysis), rows)
 
 
+def story_case(session: Session, story_id: int, item_id: int) -> Case | None:
+    """The story's case, or the item's own case from before stories, which then follows the story."""
+    case = session.scalar(select(Case).where(Case.story_id == story_id))
+    if case is not None:
+        return case
+    case = session.scalar(select(Case).where(Case.item_id == item_id, Case.story_id.is_(None)))
+    if case is not None:
+        case.story_id, case.kind = story_id, "story"
+        case.notified_severity = case.notified_severity or case.severity
+    return case
+
+
+def _story_detail(story: Story) -> dict[str, Any]:
+    return {
+        "item_count": story.item_count,
+        "outlet_count": story.outlet_count,
+        "outlets": list(story.outlets[:20]),
+    }
+
+
 def open_or_update_case(
-    session: Session, item_id: int, analysis: AnalysisResult, actor: str = "system"
+    session: Session,
+    story_id: int,
+    item_id: int,
+    analysis: AnalysisResult,
+    *,
+    case_severity: str = "alert",
+    joined: bool = False,
+    actor: str = "system",
 ) -> bool:
-    """Open a case for a flagged item, or raise the existing one's severity; True if opened."""
-    case = session.scalar(select(Case).where(Case.item_id == item_id))
+    """Open the story's case when an item of it is flagged, or update the open one; True if opened.
+
+    An item that ``joined`` the story adds a "story_grew" event (even below ``case_severity``),
+    a changed one "item_updated". Severity only rises, and a "notify" event is added only when it
+    rises above the severity staff were last notified at.
+    """
+    story = session.get(Story, story_id)
+    if story is None:
+        raise KeyError(story_id)
+    case = story_case(session, story_id, item_id)
     now = utcnow()
     detail = {"item_id": item_id, "severity": analysis.severity, "reasons": list(analysis.reasons)}
     if case is None:
-        title = session.scalar(select(Item.title).where(Item.id == item_id)) or ""
+        if severity_rank(analysis.severity) < severity_rank(case_severity):
+            return False
         case = Case(
-            item_id=item_id, title=title, severity=analysis.severity, opened_at=now, updated_at=now
+            kind="story",
+            item_id=item_id,
+            story_id=story_id,
+            title=story.title,
+            severity=analysis.severity,
+            opened_at=now,
+            updated_at=now,
         )
         session.add(case)
         session.flush()
-        session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="opened", detail=detail))
+        _event(session, case, actor, "opened", {**detail, **_story_detail(story)})
+        _notify(session, case)
         return True
-    action = "item_updated"
+    if joined:
+        _event(session, case, actor, "story_grew", {**detail, **_story_detail(story)})
+    else:
+        _event(session, case, actor, "item_updated", detail)
     if severity_rank(analysis.severity) > severity_rank(case.severity):
-        case.severity, action = analysis.severity, "severity_raised"
-    case.updated_at = now
-    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action, detail=detail))
+        case.severity = analysis.severity
+        _event(session, case, actor, "severity_raised", detail)
+    case.title, case.updated_at = story.title, now
+    _notify(session, case)
     return False
+
+
+def _event(session: Session, case: Case, actor: str, action: str, detail: dict[str, Any]) -> None:
+    session.add(CaseEvent(case_id=case.id, at=utcnow(), actor=actor, action=action, detail=detail))
+
+
+def _notify(session: Session, case: Case) -> None:
+    """Ask for a notification when the case is more severe than staff were last told."""
+    if severity_rank(case.severity) > severity_rank(case.notified_severity or "none"):
+        _event(session, case, "system", "notify", {"severity": case.severity})
+        case.notified_severity = case.severity
