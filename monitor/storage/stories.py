@@ -77,7 +77,7 @@ def assign(
             .where(Item.id.in_(item_ids[start : start + _CHUNK]))
             .options(selectinload(Item.analysis))
             .order_by(Item.id)
-        )
+        ).all()  # read before assigning: assigning runs statements of its own
         done.extend(_assign_one(session, item, policy) for item in items)
     return done
 
