@@ -10,31 +10,31 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
 from rich.table import Table
 
 from monitor import intake
 from monitor.analyze import analyse_lines
-from monitor.bootstrap import App, build_analyser, build_app, sync_sources
+from monitor.bootstrap import App, build_analyser, sync_sources
+from monitor.cli_support import app_of, console, err, fail, settings_of
 from monitor.config import Settings, parse_duration
-from monitor.configfile import config_path, load_settings
+from monitor.configfile import config_path
 from monitor.errors import ConfigError, StorageError
 from monitor.extract_cli import extract
 from monitor.nlp_cli import nlp_cli
 from monitor.pipeline import RunReport, crawl_source, enable_sources
 from monitor.scheduler import serve
 from monitor.storage import db, queries
+from monitor.stories_cli import stories_cli
+from monitor.surges_cli import surges
 from nlp.base import SEVERITIES
 from nlp.classify import ModelError
 
 STARTER_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
-console = Console()
-err = Console(stderr=True)
 cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -48,28 +48,19 @@ cli.add_typer(sources_cli, name="sources")
 cli.add_typer(items_cli, name="items")
 cli.add_typer(nlp_cli, name="nlp")
 cli.command()(extract)
+cli.command()(surges)
+cli.add_typer(stories_cli, name="stories")
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
+_fail = fail
 
 
 def _settings(ctx: typer.Context) -> Settings:
-    try:
-        return load_settings(ctx.obj["config"])
-    except ConfigError as exc:
-        _fail(str(exc), 2)
+    return settings_of(ctx)
 
 
 def _app(ctx: typer.Context, *, migrate: bool = True) -> App:
-    settings = _settings(ctx)
-    try:
-        return build_app(settings, migrate=migrate)
-    except ConfigError as exc:
-        _fail(str(exc), 2)
-    except (StorageError, ModelError) as exc:
-        _fail(str(exc), 1)
+    return app_of(ctx, migrate=migrate)
 
 
 def _local(value: datetime | None, settings: Settings) -> str:

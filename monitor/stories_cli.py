@@ -6,19 +6,14 @@ Exit codes as for every ``monitor`` command: 0 ok, 1 failure, 2 bad usage.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from monitor import stories
-from monitor.bootstrap import build_app
+from monitor.cli_support import app_of, console, fail, settings_of
 from monitor.config import parse_duration
-from monitor.configfile import load_settings
-from monitor.errors import ConfigError, StorageError
 
-console = Console()
-err = Console(stderr=True)
 stories_cli = typer.Typer(
     no_args_is_help=True, help="Stories: copies of one article across outlets, grouped."
 )
@@ -29,18 +24,13 @@ def stories_group() -> None:
     """Stories: copies of one article across outlets, grouped."""
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
 def _since(value: str) -> timedelta:
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        _fail(f"--since: {exc}", 2)
+        fail(f"--since: {exc}", 2)
     if not isinstance(seconds, int) or seconds <= 0:
-        _fail(f"--since must be a positive duration such as 14d (got {value!r})", 2)
+        fail(f"--since must be a positive duration such as 14d (got {value!r})", 2)
     return timedelta(seconds=seconds)
 
 
@@ -53,13 +43,8 @@ def rebuild(
 ) -> None:
     """Give a story to each item stored without one (before stories existed), oldest first."""
     window = _since(since)
-    try:
-        settings = load_settings((ctx.obj or {}).get("config"))
-        app = build_app(settings)
-    except ConfigError as exc:
-        _fail(str(exc), 2)
-    except StorageError as exc:
-        _fail(str(exc), 1)
+    settings = settings_of(ctx)
+    app = app_of(ctx, settings=settings)
     try:
         grouped = stories.rebuild(app.sessions, settings, window)
     finally:

@@ -7,26 +7,15 @@ command: 0 ok (surges or not), 1 the database failed, 2 bad usage or configurati
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from monitor import surges as surge_rules
-from monitor.bootstrap import build_app
+from monitor.cli_support import app_of, console, fail, settings_of
 from monitor.config import Settings
-from monitor.configfile import load_settings
-from monitor.errors import ConfigError, StorageError
 from monitor.storage.models import utcnow
-
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _moment(at: str | None, settings: Settings) -> datetime:
@@ -35,7 +24,7 @@ def _moment(at: str | None, settings: Settings) -> datetime:
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
-        _fail(f"--at: not an ISO time: {at!r} (e.g. 2025-07-01T09:30 or 2025-07-01T02:30Z)", 2)
+        fail(f"--at: not an ISO time: {at!r} (e.g. 2025-07-01T09:30 or 2025-07-01T02:30Z)", 2)
     # A time written without a zone is the province's local time, as people read the dashboard.
     return moment if moment.tzinfo else moment.replace(tzinfo=settings.tz)
 
@@ -48,14 +37,9 @@ def surges(
     ] = None,
 ) -> None:
     """Show the surges of coverage now (or --at a time): recent vs usual, and their cases."""
-    try:
-        settings = load_settings((ctx.obj or {}).get("config"))
-        moment = _moment(at, settings)
-        app = build_app(settings)
-    except ConfigError as exc:
-        _fail(str(exc), 2)
-    except StorageError as exc:
-        _fail(str(exc), 1)
+    settings = settings_of(ctx)
+    moment = _moment(at, settings)
+    app = app_of(ctx, settings=settings)
     try:
         found = surge_rules.current(app, moment)
     finally:
