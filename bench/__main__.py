@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bench import analyze, crawl, extract, ingest
+from bench import analyze, crawl, extract, ingest, stories
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,6 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     analyze.add_command(commands)
     extract.add_command(commands)
     crawl.add_command(commands)
+    stories.add_command(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.func(args))
