@@ -197,7 +197,8 @@ def test_thread_page_503_is_retried_not_stored_from_the_feed() -> None:
     collected = ForumAdapter().collect(_fetcher(_forum_handler(asked, 503)), spec, RunState())
 
     assert collected.items == [] and collected.cursor
-    assert collected.cursor["retries"] == {f"https://voz.vn{THREAD_1}": 1}
+    # Keyed by the canonical URL: the trailing slash of the thread link is not part of it.
+    assert collected.cursor["retries"] == {f"https://voz.vn{THREAD_1}".rstrip("/"): 1}
     assert any("HTTP 503" in w and "tried again next run" in w for w in collected.warnings)
 
 
