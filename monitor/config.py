@@ -6,7 +6,6 @@ the key, the file (and line) or the environment variable, and what is wrong.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +24,8 @@ from pydantic import (
 
 from crawlers.errors import UnknownKindError
 from crawlers.registry import get_adapter
+from monitor.config_notify import CaseSettings, DigestSettings, NotifySettings, OnCallSettings
+from monitor.durations import parse_duration
 from monitor.health import HealthPolicy
 from monitor.storage.db import check_url
 from nlp.severity import (
@@ -38,29 +39,6 @@ from nlp.severity import (
 DEFAULT_CONFIG = Path("config.yaml")
 # Environment variables that steer the loader or the tests rather than set a key.
 RESERVED_ENV = ("MONITOR_CONFIG", "MONITOR_TEST_")
-_DURATION = re.compile(
-    r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s?)?\s*$", re.I
-)
-
-
-def parse_duration(value: Any) -> Any:
-    """Seconds from a number or a text such as "90s", "15m", "1h30m", "1d"."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match or not any(match.groups()):
-            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 1h30m)")
-        d, h, m, s = (int(g or 0) for g in match.groups())
-        return d * 86400 + h * 3600 + m * 60 + s
-    return value
-
-
-def _clock_time(value: Any) -> Any:
-    # YAML 1.1 reads an unquoted 17:00 as the base-60 number 1020; give the user their time back.
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
-        return f"{value // 60:02d}:{value % 60:02d}"
-    return value
-
-
 Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
 SecondsOrZero = Annotated[int, BeforeValidator(parse_duration), Field(ge=0)]
 
@@ -273,21 +251,6 @@ class SeveritySettings(_Section):
         return SeverityConfig(**self.model_dump())
 
 
-class NotifySettings(_Section):
-    """Notification channels (email, Telegram, Zalo OA, webhook): filled by the cases issue."""
-
-    enabled: bool = False
-
-
-class DigestSettings(_Section):
-    """The daily digest: filled by the digest issue."""
-
-    enabled: bool = False
-    send_at: Annotated[
-        str, BeforeValidator(_clock_time), Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    ] = "07:00"
-
-
 class WebSettings(_Section):
     """The web dashboard: filled by the web issue."""
 
@@ -308,6 +271,8 @@ class Settings(_Section):
     stories: StoriesSettings = StoriesSettings()
     surges: SurgesSettings = SurgesSettings()
     alerts: AlertsSettings = AlertsSettings()
+    cases: CaseSettings = CaseSettings()
+    oncall: OnCallSettings = OnCallSettings()
     analysis: AnalysisSettings = AnalysisSettings()
     topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
     severity: SeveritySettings = SeveritySettings()

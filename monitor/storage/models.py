@@ -232,6 +232,8 @@ class Case(Base):
     surge_key: Mapped[str | None] = mapped_column(String(300), index=True)
     # The severity staff were last notified at: a case is notified again only when it rises.
     notified_severity: Mapped[str | None] = mapped_column(String(16))
+    # When it must be dealt with by (cases.due per severity).
+    due_at: Mapped[datetime | None]
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16), index=True)
     # new | acknowledged | in_progress | resolved | dismissed
@@ -258,3 +260,70 @@ class CaseEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     case: Mapped[Case] = relationship(back_populates="events")
+
+
+class Escalation(Base):
+    """Where a case's escalation stands: the next step and when, until it is acknowledged."""
+
+    __tablename__ = "escalations"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    severity: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_step: Mapped[int] = mapped_column(default=0)  # index into the severity's steps
+    rounds: Mapped[int] = mapped_column(default=0)  # repeats of the last step so far
+    next_at: Mapped[datetime | None] = mapped_column(index=True)
+    # active | done (acknowledged, closed or nothing left to do)
+    state: Mapped[str] = mapped_column(String(16), default="active", index=True)
+
+
+class Notification(Base):
+    """One message to one person on one channel; ``key`` makes sending it idempotent."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # e.g. "case:12:tier:2:round:0:truc-ban-1:email" or "digest:2025-07-01:truc-ban-1:email"
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16), index=True)
+    person_id: Mapped[str | None] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(300))
+    tier: Mapped[int | None]
+    # pending | sent | failed (gave up after max_attempts)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class Digest(Base):
+    """A daily digest as rendered (and when it was sent), archived."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), unique=True)  # YYYY-MM-DD, local date
+    language: Mapped[str] = mapped_column(String(8), default="vi")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class AppState(Base):
+    """Small values the application keeps between runs (e.g. the Telegram updates offset)."""
+
+    __tablename__ = "app_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
