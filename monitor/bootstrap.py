@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -43,6 +44,9 @@ class App:
     fetcher: Fetcher
     analyser: Analyser
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Notification channels by name ("email", "telegram", "zalo", "webhook"), built from
+    # settings.notify (monitor.channels); tests put fakes or local-server clients here.
+    channels: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         """Release connections."""
