@@ -13,6 +13,7 @@ from crawlers.errors import PermanentSourceError, SourceError
 from crawlers.registry import get_adapter
 from monitor import health, stories, surges
 from monitor.bootstrap import App
+from monitor.cases import due_map
 from monitor.storage import db, repo, sourcehealth
 from monitor.storage.models import utcnow
 from nlp.base import Analysis
@@ -113,8 +114,11 @@ def _note(report: RunReport, change: sourcehealth.HealthChange | None) -> None:
 def _health_after_success(app: App, session: db.Session, report: RunReport, warnings: int) -> None:
     policy = app.settings.health.to_policy()
     outcome = health.outcome_of(None, warnings)
-    _note(report, sourcehealth.record_outcome(session, report.source_id, outcome, None, policy))
-    _note(report, sourcehealth.check_silence(session, report.source_id, report.new, policy))
+    due = due_map(app.settings)
+    _note(
+        report, sourcehealth.record_outcome(session, report.source_id, outcome, None, policy, due)
+    )
+    _note(report, sourcehealth.check_silence(session, report.source_id, report.new, policy, due))
 
 
 def _fail(app: App, run_id: int, report: RunReport, exc: SourceError, failures: int) -> RunReport:
@@ -127,7 +131,9 @@ def _fail(app: App, run_id: int, report: RunReport, exc: SourceError, failures: 
         outcome = health.outcome_of(exc)
         _note(
             report,
-            sourcehealth.record_outcome(session, report.source_id, outcome, str(exc), policy),
+            sourcehealth.record_outcome(
+                session, report.source_id, outcome, str(exc), policy, due_map(app.settings)
+            ),
         )
         repo.finish_run(
             session,

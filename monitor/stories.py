@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from monitor.cases import due_map
 from monitor.config import Settings, StoriesSettings
 from monitor.storage import db, repo
 from monitor.storage import stories as storage
@@ -45,7 +46,7 @@ def on_analysed(
         return 0
     by_item = dict(analysed)
     assignments = storage.assign(session, list(by_item), policy_of(settings.stories))
-    opened = 0
+    opened, due = 0, due_map(settings)
     for done in assignments:
         opened += repo.open_or_update_case(
             session,
@@ -54,6 +55,7 @@ def on_analysed(
             by_item[done.item_id],
             case_severity=settings.alerts.case_severity,
             joined=done.joined,
+            due=due,
         )
     grouped = sum(done.joined for done in assignments)
     if grouped:

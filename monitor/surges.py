@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.bootstrap import App
+from monitor.cases import due_map
 from monitor.config import Settings, SurgesSettings
 from monitor.storage import db, surgecounts
 from monitor.storage.surgecounts import SurgeCase
@@ -298,7 +299,7 @@ def record(
     """Open or continue a case for each surge that qualifies."""
     cfg = settings.surges
     return [
-        (s, surgecounts.record_surge(session, s.surge_key, title_of(s, settings), severity_of(s, cfg), figures(s), now))
+        (s, surgecounts.record_surge(session, s.surge_key, title_of(s, settings), severity_of(s, cfg), figures(s), now, due_map(settings)))
         for s in surges
         if opens_case(s, cfg)
     ]  # fmt: skip

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crawlers.base import ItemRecord, Validators
+from monitor.storage.casestore import Dues, due_time, tighten_due
 from monitor.storage.models import (
     Analysis,
     Case,
@@ -388,12 +389,14 @@ def open_or_update_case(
     case_severity: str = "alert",
     joined: bool = False,
     actor: str = "system",
+    due: Dues | None = None,
 ) -> bool:
     """Open the story's case when an item of it is flagged, or update the open one; True if opened.
 
     An item that ``joined`` the story adds a "story_grew" event (even below ``case_severity``),
     a changed one "item_updated". Severity only rises, and a "notify" event is added only when it
-    rises above the severity staff were last notified at.
+    rises above the severity staff were last notified at. ``due`` (per severity) sets the due
+    time, brought forward when the severity rises.
     """
     story = session.get(Story, story_id)
     if story is None:
@@ -412,6 +415,7 @@ def open_or_update_case(
             severity=analysis.severity,
             opened_at=now,
             updated_at=now,
+            due_at=due_time(due, analysis.severity, now),
         )
         session.add(case)
         session.flush()
@@ -424,6 +428,7 @@ def open_or_update_case(
         _event(session, case, actor, "item_updated", detail)
     if severity_rank(analysis.severity) > severity_rank(case.severity):
         case.severity = analysis.severity
+        tighten_due(case, due)
         _event(session, case, actor, "severity_raised", detail)
     case.title, case.updated_at = story.title, now
     _notify(session, case)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.health import HealthPolicy, describe_gap, is_silent, next_score, usual_gap
+from monitor.storage.casestore import Dues, due_time
 from monitor.storage.models import Case, CaseEvent, Item, Source, utcnow
 
 _OPEN = ("new", "acknowledged", "in_progress")
@@ -44,7 +45,7 @@ def _open_case(session: Session, source: Source) -> Case | None:
     )
 
 
-def _raise_case(session: Session, source: Source, title: str, reason: str) -> int:
+def _raise_case(session: Session, source: Source, title: str, reason: str, due: Dues | None) -> int:
     """Open a case about a source for an administrator (or add to the one already open)."""
     now = utcnow()
     case = _open_case(session, source)
@@ -57,6 +58,7 @@ def _raise_case(session: Session, source: Source, title: str, reason: str) -> in
             status="new",
             opened_at=now,
             updated_at=now,
+            due_at=due_time(due, "alert", now),
         )
         session.add(case)
         session.flush()
@@ -91,7 +93,12 @@ def _set(source: Source, health: str, reason: str | None, now: datetime) -> None
 
 
 def record_outcome(
-    session: Session, source_id: str, outcome: str, error: str | None, policy: HealthPolicy
+    session: Session,
+    source_id: str,
+    outcome: str,
+    error: str | None,
+    policy: HealthPolicy,
+    due: Dues | None = None,
 ) -> HealthChange | None:
     """Add a run's outcome to the source's failure score; disable it when the score is too high."""
     source = _source(session, source_id)
@@ -101,7 +108,8 @@ def record_outcome(
     reason = f"lỗi liên tục (điểm lỗi {source.failure_score:.2f}): {error or 'không rõ'}"[:1000]
     _set(source, "disabled", reason, utcnow())
     title = f"Nguồn “{_name(source)}” đã bị tạm dừng vì lỗi liên tục"
-    return HealthChange(source_id, "disabled", reason, _raise_case(session, source, title, reason))
+    case_id = _raise_case(session, source, title, reason, due)
+    return HealthChange(source_id, "disabled", reason, case_id)
 
 
 def _item_times(session: Session, source_id: str) -> list[datetime]:
@@ -111,7 +119,7 @@ def _item_times(session: Session, source_id: str) -> list[datetime]:
 
 
 def check_silence(
-    session: Session, source_id: str, new_items: int, policy: HealthPolicy
+    session: Session, source_id: str, new_items: int, policy: HealthPolicy, due: Dues | None = None
 ) -> HealthChange | None:
     """Flag a source silent after K x its usual gap without new items; unflag it when it speaks."""
     source = _source(session, source_id)
@@ -133,7 +141,9 @@ def check_silence(
     reason = f"không có tin mới trong {quiet} (thường cứ {describe_gap(gap)} có một tin)"
     _set(source, "silent", reason, now)
     title = f"Nguồn “{_name(source)}” im lặng bất thường"
-    return HealthChange(source_id, "silent", reason, _raise_case(session, source, title, reason))
+    return HealthChange(
+        source_id, "silent", reason, _raise_case(session, source, title, reason, due)
+    )
 
 
 def enable(session: Session, source_id: str, actor: str) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from monitor.storage.casestore import Dues, due_time, tighten_due
 from monitor.storage.models import Case, CaseEvent, HourlyCount, Item
 from nlp.base import severity_rank
 
@@ -132,6 +133,7 @@ def record_surge(
     severity: str,
     figures: dict[str, Any],
     now: datetime,
+    due: Dues | None = None,
 ) -> SurgeCase:
     """Open a case for a surge, or add to the one open for its key; notify when new or higher."""
     case = session.scalar(
@@ -148,6 +150,7 @@ def record_surge(
             status="new",
             opened_at=now,
             updated_at=now,
+            due_at=due_time(due, severity, now),
         )
         session.add(case)
         session.flush()
@@ -159,6 +162,7 @@ def record_surge(
     case.title, case.updated_at = title, now
     if severity_rank(severity) > severity_rank(case.severity):
         case.severity = severity
+        tighten_due(case, due)
     _event(session, case, now, "surge_continues", figures)
     rises = severity_rank(case.severity) > severity_rank(case.notified_severity or "none")
     if rises:
