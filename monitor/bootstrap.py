@@ -13,6 +13,7 @@ import httpx
 
 from crawlers.errors import TransientSourceError
 from crawlers.fetcher import Fetcher, Politeness
+from monitor.channels import build_channels
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.storage import db, repo
@@ -130,8 +131,11 @@ def build_app(
     engine: Engine | None = None,
     migrate: bool = True,
     sleep: Callable[[float], object] | None = None,
+    channels: dict[str, Any] | None = None,
 ) -> App:
-    """Build the application; with ``migrate`` the schema is brought to head and sources synced."""
+    """Build the application; with ``migrate`` the schema is brought to head and sources synced.
+
+    ``channels`` replaces the notification channels built from ``settings.notify`` (tests)."""
     analyser = analyser or build_analyser(settings)
     engine = engine or db.make_engine(settings.database.url, echo=settings.database.echo)
     stopping = threading.Event()
@@ -142,6 +146,7 @@ def build_app(
         build_fetcher(settings, sleep or polite_sleep(stopping), transport),
         analyser,
         stopping,
+        channels if channels is not None else dict(build_channels(settings.notify)),
     )
     if migrate:
         db.upgrade(engine)
