@@ -82,7 +82,8 @@ def mailer(smtp: SmtpServer, password: str | None = None, **kwargs: object) -> E
         "timeout": 5.0,
     }
     options.update(kwargs)
-    return EmailChannel("127.0.0.1", smtp.port, "giam-sat@tinh.gov.vn", **options)  # type: ignore[arg-type]
+    sender = "Giám sát tin tức <giam-sat@tinh.gov.vn>"
+    return EmailChannel("127.0.0.1", smtp.port, sender, **options)  # type: ignore[arg-type]
 
 
 def test_email_starttls_login_and_a_full_message(smtp: SmtpServer, mechanism: str) -> None:
@@ -90,10 +91,13 @@ def test_email_starttls_login_and_a_full_message(smtp: SmtpServer, mechanism: st
 
     [mail] = smtp.mails
     assert mail.rcpt_tos == ["truc-ban@tinh.gov.vn"] and mail.login == smtp.user
+    assert mail.mail_from == "giam-sat@tinh.gov.vn"
     assert smtp.auth_attempts == [(mechanism, smtp.user)]
     assert max(mail.data) < 128  # 7-bit clean: RFC 2047 subject, quoted-printable bodies
     parsed = mail.message()
-    assert parsed["Subject"] == VI_SUBJECT
+    assert parsed["Subject"] == VI_SUBJECT and parsed["From"].addresses[0].display_name == (
+        "Giám sát tin tức"
+    )
     plain = parsed.get_body(("plain",))
     html = parsed.get_body(("html",))
     assert plain is not None and html is not None

@@ -16,9 +16,8 @@ import smtplib
 import ssl
 from datetime import datetime
 from email.header import Header
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from monitor.channels.base import (
     ACK_LABEL,
@@ -139,7 +138,7 @@ def html_with_link(body: str, link: str | None) -> str:
 
 def _message_id(sender: str, key: str | None) -> str:
     """A Message-ID; from the idempotency key when given, so a resent mail is the same mail."""
-    domain = Address(addr_spec=sender).domain or "localhost"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"  # also "Name <a@b>"
     if not key:
         return make_msgid(domain=domain)
     return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{domain}>"
