@@ -20,6 +20,7 @@ from rich.table import Table
 from monitor import intake
 from monitor.analyze import analyse_lines
 from monitor.bootstrap import App, build_analyser, sync_sources
+from monitor.cases_cli import cases_cli
 from monitor.cli_support import app_of, console, err, fail, settings_of
 from monitor.config import Settings, parse_duration
 from monitor.configfile import config_path
@@ -50,6 +51,7 @@ cli.add_typer(nlp_cli, name="nlp")
 cli.command()(extract)
 cli.command()(surges)
 cli.add_typer(stories_cli, name="stories")
+cli.add_typer(cases_cli, name="cases")
 
 
 _fail = fail
