@@ -52,6 +52,10 @@ class App:
     def close(self) -> None:
         """Release connections."""
         self.fetcher.client.close()
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
         self.engine.dispose()
 
 

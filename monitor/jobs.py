@@ -1,15 +1,16 @@
 """Scheduled jobs: thin module-level functions referenced by text, taking simple arguments.
 
 The scheduler calls ``monitor.jobs:crawl_source`` with a source id, and
-``monitor.jobs:detect_surges`` every ``surges.every``; ``bind`` gives the jobs the application
-built by the composition root (the CLI runs the very same pipeline functions).
+``monitor.jobs:detect_surges`` every ``surges.every``, ``monitor.jobs:escalate`` every minute
+and ``monitor.jobs:poll_telegram`` (acknowledgements) often; ``bind`` gives the jobs the
+application built by the composition root (the CLI runs the very same pipeline functions).
 """
 
 from __future__ import annotations
 
 import logging
 
-from monitor import surges
+from monitor import acktelegram, notifier, surges
 from monitor.bootstrap import App
 from monitor.pipeline import RunReport
 from monitor.pipeline import crawl_source as run_source
@@ -50,3 +51,30 @@ def detect_surges() -> list[tuple[surges.Surge, SurgeCase]]:
     outcomes = surges.run(_app, utcnow())
     logger.info("surges: %d found that open or continue a case", len(outcomes))
     return outcomes
+
+
+def escalate() -> notifier.Report:
+    """Plan due escalation steps and deliver pending notifications (the scheduled job)."""
+    if _app is None:
+        raise RuntimeError("monitor.jobs is not bound to an application")
+    report = notifier.run(_app, utcnow())
+    if report.steps or report.sent or report.retried or report.failed:
+        logger.info(
+            "escalation: %d step(s), %d planned, %d sent, %d retrying, %d failed",
+            report.steps,
+            report.planned,
+            report.sent,
+            report.retried,
+            report.failed,
+        )
+    return report
+
+
+def poll_telegram() -> acktelegram.PollReport:
+    """Read the Telegram bot's messages and acknowledge the cases they name (the scheduled job)."""
+    if _app is None:
+        raise RuntimeError("monitor.jobs is not bound to an application")
+    report = acktelegram.poll(_app, utcnow())
+    if report.updates:
+        logger.info("telegram: %d update(s), %d acknowledged", report.updates, report.acknowledged)
+    return report

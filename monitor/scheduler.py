@@ -5,17 +5,24 @@ from __future__ import annotations
 import logging
 import random
 from datetime import datetime, timedelta
+from wsgiref.simple_server import WSGIServer
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from monitor import jobs
+from monitor import ackweb, jobs
 from monitor.bootstrap import App
 
 logger = logging.getLogger(__name__)
 JOB_FUNC = "monitor.jobs:crawl_source"
 SURGES_FUNC = "monitor.jobs:detect_surges"
+ESCALATE_FUNC = "monitor.jobs:escalate"
+TELEGRAM_FUNC = "monitor.jobs:poll_telegram"
+# Steps are minutes apart (15 min to tier 2), so a pass a minute is on time; Telegram replies
+# are read more often, so an officer's "/ack" is answered while they hold the phone.
+ESCALATE_EVERY = 60
+TELEGRAM_EVERY = 20
 
 
 def build_scheduler(app: App) -> BackgroundScheduler:
@@ -64,6 +71,42 @@ def schedule_surges(app: App, scheduler: BackgroundScheduler) -> None:
     )
 
 
+def schedule_notifications(app: App, scheduler: BackgroundScheduler) -> None:
+    """Escalate every minute; read Telegram acknowledgements when the bot is configured."""
+    every = {ESCALATE_FUNC: ("escalate", ESCALATE_EVERY)}
+    if app.settings.notify.enabled and "telegram" in app.channels:
+        every[TELEGRAM_FUNC] = ("telegram", TELEGRAM_EVERY)
+    for func, (job_id, seconds) in every.items():
+        # Single instance: two passes at once would only contend for the same rows.
+        scheduler.add_job(
+            func,
+            "interval",
+            seconds=seconds,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=300,
+            id=job_id,
+            name=job_id,
+        )
+
+
+def start_ack_web(app: App) -> WSGIServer | None:
+    """Serve acknowledgement links on web.host:web.port while notifications are on."""
+    if not app.settings.notify.enabled:
+        return None
+    try:
+        server, _thread = ackweb.start_server(app, app.settings.web.host, app.settings.web.port)
+    except OSError as exc:  # the port is taken (e.g. by the dashboard): links still verify there
+        logger.error(
+            "cannot serve acknowledgement links on %s:%d: %s",
+            app.settings.web.host,
+            app.settings.web.port,
+            exc,
+        )
+        return None
+    return server
+
+
 def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
     """Run the scheduler until ``app.stopping`` is set, then finish in-flight runs and return."""
     scheduler = scheduler or build_scheduler(app)
@@ -76,6 +119,8 @@ def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
     scheduler.add_listener(_on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     sources = len(scheduler.get_jobs())
     schedule_surges(app, scheduler)
+    schedule_notifications(app, scheduler)
+    ack_web = start_ack_web(app)
     scheduler.start()
     logger.info("monitoring %d source(s); Ctrl-C stops", sources)
     try:
@@ -84,4 +129,7 @@ def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
         logger.info("stopping: finishing runs in flight")
         # Runs that already fetched see app.stopping and store nothing; the rest finish cleanly.
         scheduler.shutdown(wait=True)
+        if ack_web is not None:
+            ack_web.shutdown()
+            ack_web.server_close()
         jobs.bind(None)
