@@ -1,16 +1,17 @@
 """Scheduled jobs: thin module-level functions referenced by text, taking simple arguments.
 
 The scheduler calls ``monitor.jobs:crawl_source`` with a source id, and
-``monitor.jobs:detect_surges`` every ``surges.every``, ``monitor.jobs:escalate`` every minute
-and ``monitor.jobs:poll_telegram`` (acknowledgements) often; ``bind`` gives the jobs the
-application built by the composition root (the CLI runs the very same pipeline functions).
+``monitor.jobs:detect_surges`` every ``surges.every``, ``monitor.jobs:escalate`` every minute,
+``monitor.jobs:poll_telegram`` (acknowledgements) often and ``monitor.jobs:send_digest`` daily
+at ``digest.send_at``; ``bind`` gives the jobs the application built by the composition root
+(the CLI runs the very same pipeline functions).
 """
 
 from __future__ import annotations
 
 import logging
 
-from monitor import acktelegram, notifier, surges
+from monitor import acktelegram, digest, notifier, surges
 from monitor.bootstrap import App
 from monitor.pipeline import RunReport
 from monitor.pipeline import crawl_source as run_source
@@ -78,3 +79,17 @@ def poll_telegram() -> acktelegram.PollReport:
     if report.updates:
         logger.info("telegram: %d update(s), %d acknowledged", report.updates, report.acknowledged)
     return report
+
+
+def send_digest() -> digest.Outcome:
+    """Build, archive and email yesterday's digest (the scheduled job; sent once per day)."""
+    if _app is None:
+        raise RuntimeError("monitor.jobs is not bound to an application")
+    day = digest.previous_day(_app.settings)
+    outcome = digest.run(_app, day, send=True)
+    delivery = outcome.delivery
+    if delivery is not None and delivery.sent_before is None:
+        logger.info(
+            "digest %s: sent to %d, failed %d", day, len(delivery.sent), len(delivery.failed)
+        )
+    return outcome

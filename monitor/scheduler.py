@@ -19,6 +19,7 @@ JOB_FUNC = "monitor.jobs:crawl_source"
 SURGES_FUNC = "monitor.jobs:detect_surges"
 ESCALATE_FUNC = "monitor.jobs:escalate"
 TELEGRAM_FUNC = "monitor.jobs:poll_telegram"
+DIGEST_FUNC = "monitor.jobs:send_digest"
 # Steps are minutes apart (15 min to tier 2), so a pass a minute is on time; Telegram replies
 # are read more often, so an officer's "/ack" is answered while they hold the phone.
 ESCALATE_EVERY = 60
@@ -71,6 +72,28 @@ def schedule_surges(app: App, scheduler: BackgroundScheduler) -> None:
     )
 
 
+def schedule_digest(app: App, scheduler: BackgroundScheduler) -> None:
+    """Send yesterday's digest daily at ``digest.send_at`` local time, when ``digest.enabled``."""
+    cfg = app.settings.digest
+    if not cfg.enabled:
+        return
+    hour, minute = (int(part) for part in cfg.send_at.split(":"))
+    scheduler.add_job(
+        DIGEST_FUNC,
+        "cron",
+        hour=hour,
+        minute=minute,
+        timezone=app.settings.tz,
+        coalesce=True,
+        max_instances=1,
+        # A process busy or paused at send_at still sends within the morning (sending is
+        # idempotent, so a late run after an early one does nothing).
+        misfire_grace_time=4 * 3600,
+        id="digest",
+        name="daily digest",
+    )
+
+
 def schedule_notifications(app: App, scheduler: BackgroundScheduler) -> None:
     """Escalate every minute; read Telegram acknowledgements when the bot is configured."""
     every = {ESCALATE_FUNC: ("escalate", ESCALATE_EVERY)}
@@ -119,6 +142,7 @@ def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
     scheduler.add_listener(_on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     sources = len(scheduler.get_jobs())
     schedule_surges(app, scheduler)
+    schedule_digest(app, scheduler)
     schedule_notifications(app, scheduler)
     ack_web = start_ack_web(app)
     scheduler.start()
