@@ -24,6 +24,7 @@ from monitor.cases_cli import cases_cli
 from monitor.cli_support import app_of, console, err, fail, settings_of
 from monitor.config import Settings, parse_duration
 from monitor.configfile import config_path
+from monitor.digest_cli import digest
 from monitor.errors import ConfigError, StorageError
 from monitor.extract_cli import extract
 from monitor.nlp_cli import nlp_cli
@@ -52,6 +53,7 @@ cli.command()(extract)
 cli.command()(surges)
 cli.add_typer(stories_cli, name="stories")
 cli.add_typer(cases_cli, name="cases")
+cli.command()(digest)
 
 
 _fail = fail
