@@ -17,7 +17,7 @@ from rich.logging import RichHandler
 from rich.progress import Progress
 from rich.table import Table
 
-from monitor import intake
+from monitor import intake, notifier
 from monitor.analyze import analyse_lines
 from monitor.bootstrap import App, build_analyser, sync_sources
 from monitor.cases_cli import cases_cli
@@ -53,6 +53,8 @@ cli.command()(extract)
 cli.command()(surges)
 cli.add_typer(stories_cli, name="stories")
 cli.add_typer(cases_cli, name="cases")
+notify_cli = typer.Typer(no_args_is_help=True, help="Notification channels.")
+cli.add_typer(notify_cli, name="notify")
 cli.command()(digest)
 
 
@@ -309,6 +311,39 @@ def submit(
         console.print(f"  - {reason}")
     if item.case_id is not None:
         console.print(f"case {item.case_id} is open for it")
+
+
+@notify_cli.command("status")
+def notify_status(ctx: typer.Context) -> None:
+    """How each notification channel is doing: failures in a row, last error, pending, failed."""
+    app = _app(ctx)
+    rows = notifier.channel_health(app.sessions)
+    app.close()
+    if not rows:
+        console.print("no notifications sent yet")
+        return
+    table = Table(
+        "channel",
+        "failing in a row",
+        "last success",
+        "last failure",
+        "pending",
+        "failed",
+        "last error",
+    )
+    for row in rows:
+        style = "red" if row.consecutive_failures >= notifier.FAILING_AFTER else None
+        fails = str(row.consecutive_failures)
+        table.add_row(
+            row.channel,
+            f"[{style}]{fails}[/{style}]" if style else fails,
+            row.last_success_at or "—",
+            row.last_failure_at or "—",
+            str(row.pending),
+            str(row.failed),
+            (row.last_error or "")[:80],
+        )
+    console.print(table)
 
 
 @items_cli.command("list")

@@ -166,3 +166,24 @@ def test_items_list_filters(tmp_path: Path, feed_server: FeedServer) -> None:
     assert titles("--relevant") == ["Cháy chợ", "Lễ hội"]
     assert titles("--severity", "alert") == ["Cháy chợ"]
     assert titles("--since", "1h") == []
+
+
+def test_notify_status_shows_a_channel_that_keeps_failing(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.storage import db, notifystore
+
+    config = _config(tmp_path, "  []\n")
+    empty = runner.invoke(cli, ["--config", str(config), "notify", "status"])
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'data' / 'test.db'}")
+    with db.transaction(db.session_factory(engine)) as session:
+        for _ in range(3):
+            notifystore.channel_result(
+                session, "telegram", datetime.now(UTC), "telegram: HTTP 502 from the Bot API"
+            )
+    engine.dispose()
+    failing = runner.invoke(cli, ["--config", str(config), "notify", "status"])
+
+    assert empty.exit_code == 0 and "no notifications sent yet" in empty.output
+    assert failing.exit_code == 0, failing.output
+    assert "telegram" in failing.output and "│ 3 " in failing.output

@@ -295,7 +295,7 @@ class Notification(Base):
     person_id: Mapped[str | None] = mapped_column(String(64))
     recipient: Mapped[str] = mapped_column(String(300))
     tier: Mapped[int | None]
-    # pending | sent | failed (gave up after max_attempts)
+    # pending | sent | failed (gave up after max_attempts) | cancelled (the case was acknowledged)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
