@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from monitor.durations import clock_time, parse_duration
 
@@ -147,6 +147,21 @@ class SeverityPolicy(_Section):
     respect_quiet_hours: bool = True
 
 
+_DEFAULT_POLICY: dict[Level, SeverityPolicy] = {
+    "critical": SeverityPolicy(
+        steps=(
+            EscalationStep(tier=1, after=0),
+            EscalationStep(tier=2, after=900),
+            EscalationStep(tier=3, after=1800),
+        ),
+        repeat=1800,
+        respect_quiet_hours=False,
+    ),
+    "alert": SeverityPolicy(steps=(EscalationStep(tier=1, after=0),), working_hours_only=True),
+    "watch": SeverityPolicy(),  # digest only
+}
+
+
 class OnCallSettings(_Section):
     """Who is on call when, the tiers of contacts, and per severity what happens."""
 
@@ -156,23 +171,15 @@ class OnCallSettings(_Section):
     tiers: dict[int, tuple[str, ...]] = Field(default_factory=dict)
     working_hours: HoursWindow = HoursWindow(days=DAYS[:5], start="07:30", end="17:00")
     quiet_hours: HoursWindow | None = HoursWindow(days=DAYS, start="22:00", end="06:00")
-    policy: dict[Level, SeverityPolicy] = Field(
-        default_factory=lambda: {  # type: ignore[arg-type]
-            "critical": SeverityPolicy(
-                steps=(
-                    EscalationStep(tier=1, after=0),
-                    EscalationStep(tier=2, after=900),
-                    EscalationStep(tier=3, after=1800),
-                ),
-                repeat=1800,
-                respect_quiet_hours=False,
-            ),
-            "alert": SeverityPolicy(
-                steps=(EscalationStep(tier=1, after=0),), working_hours_only=True
-            ),
-            "watch": SeverityPolicy(),  # digest only
-        }
-    )
+    policy: dict[Level, SeverityPolicy] = Field(default_factory=lambda: dict(_DEFAULT_POLICY))
+
+    @field_validator("policy", mode="after")
+    @classmethod
+    def _default_per_severity(
+        cls, value: dict[Level, SeverityPolicy]
+    ) -> dict[Level, SeverityPolicy]:
+        # A config that sets the policy of one severity keeps the defaults of the others.
+        return {**_DEFAULT_POLICY, **value}
 
     @model_validator(mode="after")
     def _known_people(self) -> OnCallSettings:

@@ -186,3 +186,14 @@ def test_unquoted_clock_time_in_the_file_is_understood(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, "digest:\n  send_at: 17:05\n"), env={}).digest.send_at
         == "17:05"
     )
+
+
+def test_an_oncall_policy_for_one_severity_keeps_the_others_defaults() -> None:
+    settings = Settings.model_validate(
+        {"oncall": {"policy": {"alert": {"steps": [{"tier": 1, "after": "5m"}]}}}}
+    )
+
+    policy = settings.oncall.policy
+    assert policy["alert"].steps[0].after == 300
+    assert [step.tier for step in policy["critical"].steps] == [1, 2, 3]  # still escalates
+    assert policy["watch"].steps == ()
