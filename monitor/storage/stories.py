@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import delete, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from monitor.storage import repo
@@ -63,10 +63,18 @@ class Assignment:
         return self.how in ("exact", "near")
 
 
+_ASSIGN_LOCK = 0x5709E5  # the advisory lock key of story assignment ("stories")
+
+
 def assign(
     session: Session, item_ids: Sequence[int], policy: StoryPolicy, *, prune_index: bool = True
 ) -> list[Assignment]:
     """Sign freshly stored or changed items, put each in its story, and index their bands."""
+    if item_ids and session.get_bind().dialect.name == "postgresql":
+        # One run assigns at a time (until its transaction ends): two runs carrying copies of one
+        # story would otherwise not see each other's new story (and split it), or lock two
+        # stories in opposite orders (and deadlock). SQLite already writes one at a time.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ASSIGN_LOCK})
     if prune_index:
         # Twice what this call adds, so pruning keeps pace with insertion and catches up.
         prune(session, utcnow() - policy.window, limit=max(1000, 2 * policy.bands * len(item_ids)))
