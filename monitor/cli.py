@@ -19,7 +19,7 @@ from rich.table import Table
 
 from monitor import intake, notifier
 from monitor.analyze import analyse_lines
-from monitor.bootstrap import App, build_analyser, sync_sources
+from monitor.bootstrap import build_analyser, sync_sources
 from monitor.cases_cli import cases_cli
 from monitor.cli_support import app_of, console, err, fail, settings_of
 from monitor.config import Settings, parse_duration
@@ -56,17 +56,6 @@ cli.add_typer(cases_cli, name="cases")
 notify_cli = typer.Typer(no_args_is_help=True, help="Notification channels.")
 cli.add_typer(notify_cli, name="notify")
 cli.command()(digest)
-
-
-_fail = fail
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    return settings_of(ctx)
-
-
-def _app(ctx: typer.Context, *, migrate: bool = True) -> App:
-    return app_of(ctx, migrate=migrate)
 
 
 def _local(value: datetime | None, settings: Settings) -> str:
@@ -114,18 +103,18 @@ def init(
 @db_cli.command("upgrade")
 def db_upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database schema (to the newest by default)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         db.upgrade(db.make_engine(settings.database.url), revision)
     except StorageError as exc:
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
     console.print(f"database at {revision}: {settings.database.url}")
 
 
 @sources_cli.command("list")
 def sources_list(ctx: typer.Context) -> None:
     """List sources with their health: last run, failures, items stored."""
-    app = _app(ctx)
+    app = app_of(ctx)
     table = Table(
         "id", "kind", "on", "items", "last run", "status", "last success", "fails", "last error"
     )
@@ -151,7 +140,7 @@ _HEALTH_STYLE = {"active": "green", "disabled": "red", "silent": "yellow"}
 @sources_cli.command("health")
 def sources_health(ctx: typer.Context) -> None:
     """Show each source's health: last success, last new item, failure score, state."""
-    app = _app(ctx)
+    app = app_of(ctx)
     table = Table(
         "id", "kind", "state", "score", "last success", "last new item", "fails", "why / last error"
     )
@@ -177,11 +166,11 @@ def sources_enable(
     ctx: typer.Context, source_ids: Annotated[list[str], typer.Argument(metavar="ID...")]
 ) -> None:
     """Put disabled or silent sources back to work (clean score; their cases are resolved)."""
-    app = _app(ctx)
+    app = app_of(ctx)
     try:
         changed = enable_sources(app, source_ids, actor="cli")
     except KeyError as exc:
-        _fail(f"unknown source id: {exc.args[0]}", 2)
+        fail(f"unknown source id: {exc.args[0]}", 2)
     for source_id in source_ids:
         console.print(f"{source_id}: {'enabled' if source_id in changed else 'already active'}")
     app.close()
@@ -228,12 +217,12 @@ def crawl(
 ) -> None:
     """Crawl the enabled sources once and show what each brought (exit 1 if any failed)."""
     if not once:
-        _fail("crawl needs --once; `monitor run` keeps crawling on a schedule", 2)
-    app = _app(ctx)
+        fail("crawl needs --once; `monitor run` keeps crawling on a schedule", 2)
+    app = app_of(ctx)
     known = {s.id for s in app.settings.sources}
     unknown = [s for s in source or [] if s not in known]
     if unknown:
-        _fail(
+        fail(
             f"unknown source id(s): {', '.join(unknown)}; configured: {', '.join(sorted(known)) or 'none'}",
             2,
         )
@@ -261,7 +250,7 @@ def crawl(
 @cli.command()
 def run(ctx: typer.Context) -> None:
     """Run the scheduler in the foreground; Ctrl-C stops cleanly."""
-    app = _app(ctx)
+    app = app_of(ctx)
     sync_sources(
         app, stale_after=timedelta(0)
     )  # the one long-lived crawler: nothing else is running
@@ -294,12 +283,12 @@ def submit(
 ) -> None:
     """Submit a URL or pasted text as an item: stored, analysed, and a case opened if due."""
     if url is None and text is None:
-        _fail("give a URL, or --text with the text to submit", 2)
-    app = _app(ctx)
+        fail("give a URL, or --text with the text to submit", 2)
+    app = app_of(ctx)
     result = intake.submit(app, url=url, text=text, title=title, kind=kind, submitted_by=by)
     app.close()
     if not result.ok or result.item is None:
-        _fail(f"not submitted: {result.error}", 1)
+        fail(f"not submitted: {result.error}", 1)
     item = result.item
     state = "stored as new item" if result.new else "already stored as item"
     console.print(f"{state} {item.id}: {item.title}")
@@ -316,7 +305,7 @@ def submit(
 @notify_cli.command("status")
 def notify_status(ctx: typer.Context) -> None:
     """How each notification channel is doing: failures in a row, last error, pending, failed."""
-    app = _app(ctx)
+    app = app_of(ctx)
     rows = notifier.channel_health(app.sessions)
     app.close()
     if not rows:
@@ -361,7 +350,7 @@ def items_list(
 ) -> None:
     """List recent items, newest first."""
     if severity is not None and severity not in SEVERITIES:
-        _fail(f"--severity must be one of {', '.join(SEVERITIES)}", 2)
+        fail(f"--severity must be one of {', '.join(SEVERITIES)}", 2)
     try:
         cutoff = (
             datetime.now().astimezone() - timedelta(seconds=parse_duration(since))
@@ -369,8 +358,8 @@ def items_list(
             else None
         )
     except ValueError as exc:
-        _fail(f"--since: {exc}", 2)
-    app = _app(ctx)
+        fail(f"--since: {exc}", 2)
+    app = app_of(ctx)
     rows = queries.recent_items(
         app.sessions,
         limit=limit,
@@ -407,22 +396,22 @@ def analyze(
     ] = None,
 ) -> None:
     """Analyse JSON Lines {id, title?, text, url?, kind?}: one result or error line per input, in order."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         analyser = build_analyser(settings, classify_all=True)
         analyser.analyse("", "")  # load the models once, before worker processes share them
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     except ModelError as exc:
-        _fail(f"{exc} (monitor nlp train rebuilds the models)", 1)
+        fail(f"{exc} (monitor nlp train rebuilds the models)", 1)
     try:
         source = sys.stdin if input == "-" else open(input, encoding="utf-8", errors="replace")  # noqa: SIM115
     except OSError as exc:
-        _fail(f"--input: {exc}", 2)
+        fail(f"--input: {exc}", 2)
     try:
         target = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
     except OSError as exc:
-        _fail(f"--output: {exc}", 2)
+        fail(f"--output: {exc}", 2)
     with source, target:
         for line in analyse_lines(analyser, source, workers or settings.analysis.workers):
             target.write(line + "\n")

@@ -9,13 +9,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from monitor.cli_support import err, fail
 from nlp.classify import MODELS_DIR, ModelError
 from nlp.training import (
     EXAMPLES_DIR,
@@ -36,7 +37,6 @@ DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 logger = logging.getLogger(__name__)
 # wide enough for a 15-label confusion matrix when the output goes to a file or a pipe
 console = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
 nlp_cli = typer.Typer(
     no_args_is_help=True, help="Train and measure the topic and sentiment classifiers."
 )
@@ -61,22 +61,17 @@ WorkersOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
 def _tasks(task: str) -> list[str]:
     if task == "all":
         return list(RECIPES)
     if task not in RECIPES:
-        _fail(f"--task must be one of {', '.join(RECIPES)}, all (got {task!r})", 2)
+        fail(f"--task must be one of {', '.join(RECIPES)}, all (got {task!r})", 2)
     return [task]
 
 
 def _paths(data: Path, models: Path, examples: Path, cache: Path) -> Paths:
     if not data.is_dir():
-        _fail(f"--data {data}: no such directory", 2)
+        fail(f"--data {data}: no such directory", 2)
     return Paths(data_dir=data, models_dir=models, examples_dir=examples, cache_dir=cache)
 
 
@@ -158,7 +153,7 @@ def train_command(
             with Progress(console=err, transient=True) as progress:
                 result = train(name, paths, workers=workers, progress=_Bar(progress))
         except (TrainingError, ModelError, OSError) as exc:
-            _fail(f"{name}: {exc}", 1)
+            fail(f"{name}: {exc}", 1)
         manifest = result.manifest
         console.print(
             f"[bold]{name}[/bold]: {manifest['version']}, {manifest['examples']['total_with_repeats']} "
@@ -188,7 +183,7 @@ def eval_command(
             with Progress(console=err, transient=True) as progress:
                 version, results = evaluate(name, paths, workers=workers, progress=_Bar(progress))
         except (TrainingError, ModelError, OSError) as exc:
-            _fail(f"{name}: {exc}", 1)
+            fail(f"{name}: {exc}", 1)
         console.print(f"\n[bold]{name}[/bold]: {version} ({models / name})")
         for metrics in results:
             print_metrics(metrics)
