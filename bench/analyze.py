@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import _positive, _verdict, peak_rss_mib
+from bench.ingest import peak_rss_mib, positive_arg, verdict
 from monitor.analyze import analyse_lines
 from monitor.bootstrap import build_analyser
 from monitor.config import Settings
@@ -93,11 +93,11 @@ def run_analyze(args: argparse.Namespace) -> int:
         chars_head,
     )
     print(
-        f"ratio 1 process / tokenizer (same heads) {one / tok_head:.2f}  {_verdict(one / tok_head, 0.8)}"
+        f"ratio 1 process / tokenizer (same heads) {one / tok_head:.2f}  {verdict(one / tok_head, 0.8)}"
     )
     print(f"ratio 1 process / tokenizer (full)       {one / tok_full:.2f}")
     print(
-        f"ratio {args.workers} processes / tokenizer (same heads) {many / tok_head:.2f}  {_verdict(many / tok_head, 1.6)}"
+        f"ratio {args.workers} processes / tokenizer (same heads) {many / tok_head:.2f}  {verdict(many / tok_head, 1.6)}"
     )
     rss = peak_rss_mib()
     print(
@@ -111,7 +111,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 def add_command(commands: Any) -> None:
     """Register ``analyze`` on the benchmark command line's subcommands."""
     parser = commands.add_parser("analyze", help="Analysis speed against word_tokenize alone.")
-    parser.add_argument("--items", type=_positive, default=500, help="VNTC test articles (500).")
-    parser.add_argument("--workers", type=_positive, default=2, help="Worker processes (2).")
+    parser.add_argument("--items", type=positive_arg, default=500, help="VNTC test articles (500).")
+    parser.add_argument("--workers", type=positive_arg, default=2, help="Worker processes (2).")
     parser.add_argument("--data", default=str(DATA), help="Corpus file (VNTC test).")
     parser.set_defaults(func=run_analyze)

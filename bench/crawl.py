@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from bench.ingest import _positive, _workers, peak_rss_mib  # the same checks as ingest's
+from bench.ingest import peak_rss_mib, positive_arg, workers_arg
 from monitor.bootstrap import build_app
 from monitor.config import Settings
 from monitor.pipeline import RunReport, crawl_source
@@ -409,14 +409,14 @@ def add_command(commands: Any) -> None:
     crawl = commands.add_parser(
         "crawl", help="Crawl many RSS/html/sitemap sources on 127.0.0.1 with per-host limits."
     )
-    crawl.add_argument("--sources", type=_positive, default=500, help="Sources (500).")
-    crawl.add_argument("--hosts", type=_positive, default=10, help="Hosts, one port each (10).")
+    crawl.add_argument("--sources", type=positive_arg, default=500, help="Sources (500).")
+    crawl.add_argument("--hosts", type=positive_arg, default=10, help="Hosts, one port each (10).")
     crawl.add_argument(
-        "--per-host", type=_positive, default=2, help="http.per_host_concurrency (2)."
+        "--per-host", type=positive_arg, default=2, help="http.per_host_concurrency (2)."
     )
-    crawl.add_argument("--workers", type=_workers, default=32, help="Crawl threads (32).")
+    crawl.add_argument("--workers", type=workers_arg, default=32, help="Crawl threads (32).")
     crawl.add_argument(
-        "--articles", type=_positive, default=5, help="Article pages per listing/sitemap (5)."
+        "--articles", type=positive_arg, default=5, help="Article pages per listing/sitemap (5)."
     )
     crawl.add_argument(
         "--kinds", type=_kinds, default=KINDS, help="Source kinds, in turn (rss,html,sitemap)."

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import _positive, _verdict
+from bench.ingest import positive_arg, verdict
 from crawlers.extract import extract_article
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "article-extraction.tar.gz"
@@ -164,9 +164,9 @@ def run_extract(args: argparse.Namespace) -> int:
     else:
         (ours, our_speed), (scores, speed) = results["ours"], results["trafilatura"]
         gain = mean_scores(list(ours.values())).f1 - mean_scores(list(scores.values())).f1
-        print(f"F1 ours - trafilatura      {gain:+.4f}  {_verdict(gain, 0)}")
+        print(f"F1 ours - trafilatura      {gain:+.4f}  {verdict(gain, 0)}")
         print(
-            f"speed ours / trafilatura   {our_speed / speed:.2f}  {_verdict(our_speed / speed, 3)}"
+            f"speed ours / trafilatura   {our_speed / speed:.2f}  {verdict(our_speed / speed, 3)}"
         )
     if args.worst:
         _print_worst(pages, results["ours"][0], args.worst)
@@ -184,7 +184,9 @@ def _print_worst(pages: list[Page], scores: dict[str, Score], count: int) -> Non
 def add_command(commands: Any) -> None:
     """Register ``extract`` on the benchmark command line's subcommands."""
     parser = commands.add_parser("extract", help="Article extraction quality and speed.")
-    parser.add_argument("--repeat", type=_positive, default=3, help="Timed passes; best kept (3).")
+    parser.add_argument(
+        "--repeat", type=positive_arg, default=3, help="Timed passes; best kept (3)."
+    )
     parser.add_argument("--worst", type=int, default=0, help="List the N worst pages (0).")
     parser.add_argument("--data", default=str(DATA), help="The article-extraction tarball.")
     parser.set_defaults(func=run_extract)

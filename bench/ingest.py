@@ -311,7 +311,8 @@ def peak_rss_mib() -> float | None:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB here
 
 
-def _verdict(value: float, target: float) -> str:
+def verdict(value: float, target: float) -> str:
+    """PASS when a figure meets its target (at least it), else MISS, as every benchmark prints."""
     return "PASS" if value >= target else "MISS"
 
 
@@ -332,12 +333,12 @@ def _print_figures(args: argparse.Namespace, corpus: Corpus, outcome: CrawlOutco
         (
             "stored items/s",
             f"{stored_rate:,.0f}  [target >= {TARGET_ITEMS_PER_S:,.0f}: "
-            f"{_verdict(stored_rate, TARGET_ITEMS_PER_S)}]",
+            f"{verdict(stored_rate, TARGET_ITEMS_PER_S)}]",
         ),
         ("parse-only items/s", f"{parse_rate:,.0f}  (feedparser.parse, {parse_s:.3f} s)"),
         (
             "ratio stored/parse-only",
-            f"{ratio:.2f}  [target >= {TARGET_RATIO}: {_verdict(ratio, TARGET_RATIO)}]",
+            f"{ratio:.2f}  [target >= {TARGET_RATIO}: {verdict(ratio, TARGET_RATIO)}]",
         ),
         (
             "parse_feed items/s",
@@ -407,14 +408,16 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _workers(text: str) -> int:
-    value = _positive(text)
+def workers_arg(text: str) -> int:
+    """A command-line worker count: 1 to 64 (scheduler.max_workers' range)."""
+    value = positive_arg(text)
     if value > 64:
         raise argparse.ArgumentTypeError("at most 64 (scheduler.max_workers)")
     return value
 
 
-def _positive(text: str) -> int:
+def positive_arg(text: str) -> int:
+    """A command-line whole number of at least 1 (shared by the benchmarks)."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
@@ -426,17 +429,17 @@ def add_command(commands: Any) -> None:
     ingest = commands.add_parser(
         "ingest", help="Crawl synthetic RSS feeds from 127.0.0.1 end to end."
     )
-    ingest.add_argument("--feeds", type=_positive, default=200, help="Feeds to serve (200).")
+    ingest.add_argument("--feeds", type=positive_arg, default=200, help="Feeds to serve (200).")
     ingest.add_argument(
         "--analyser",
         choices=("nlp", "keyword"),
         default="nlp",
         help="The shipped models (nlp) or the name-only stand-in (keyword).",
     )
-    ingest.add_argument("--entries", type=_positive, default=50, help="Entries per feed (50).")
+    ingest.add_argument("--entries", type=positive_arg, default=50, help="Entries per feed (50).")
     ingest.add_argument(
         "--workers",
-        type=_workers,
+        type=workers_arg,
         default=1,
         help="Crawl with this many threads, as the CLI does (1).",
     )
@@ -454,6 +457,6 @@ def add_command(commands: Any) -> None:
         help="Also cProfile a separate pass and print the top calls.",
     )
     ingest.add_argument(
-        "--profile-top", type=_positive, default=25, help="Rows of the profile (25)."
+        "--profile-top", type=positive_arg, default=25, help="Rows of the profile (25)."
     )
     ingest.set_defaults(func=run_ingest)

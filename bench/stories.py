@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import _positive, _verdict, peak_rss_mib
+from bench.ingest import peak_rss_mib, positive_arg, verdict
 from crawlers.base import ItemRecord
 from crawlers.urls import canonical_url
 from monitor.bootstrap import App, build_app
@@ -797,7 +797,7 @@ def print_quality(q: Quality, policy: StoryPolicy) -> None:
 
 
 def _target(value: float, target: float) -> str:
-    return f"[target >= {target}: {_verdict(value, target)}]"
+    return f"[target >= {target}: {verdict(value, target)}]"
 
 
 def print_speed(runs: list[SizeRun], child_peak: float | None, traced: float | None) -> None:
@@ -845,7 +845,7 @@ def run_stories(args: argparse.Namespace) -> int:
 
 
 def _sizes(text: str) -> list[int]:
-    return sorted({_positive(part.strip()) for part in text.split(",") if part.strip()})
+    return sorted({positive_arg(part.strip()) for part in text.split(",") if part.strip()})
 
 
 def add_command(commands: Any) -> None:
@@ -854,7 +854,7 @@ def add_command(commands: Any) -> None:
         "stories", help="Story grouping: pair precision/recall and insertion time at index sizes."
     )
     parser.add_argument(
-        "--articles", type=_positive, default=300, help="Source articles republished (300)."
+        "--articles", type=positive_arg, default=300, help="Source articles republished (300)."
     )
     parser.add_argument(
         "--sizes",
@@ -863,10 +863,10 @@ def add_command(commands: Any) -> None:
         help="Indexed items to time insertion at (10000,100000,1000000); '' skips the timing.",
     )
     parser.add_argument(
-        "--timed", type=_positive, default=1000, help="Items timed per size (1000)."
+        "--timed", type=positive_arg, default=1000, help="Items timed per size (1000)."
     )
     parser.add_argument(
-        "--batch", type=_positive, default=20, help="Items per run/transaction (20)."
+        "--batch", type=positive_arg, default=20, help="Items per run/transaction (20)."
     )
     parser.add_argument("--seed", type=int, default=2025, help="Seed of the generated set (2025).")
     parser.add_argument("--data", default=str(DATA), help="Corpus file (VNTC test).")
