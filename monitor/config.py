@@ -252,10 +252,24 @@ class SeveritySettings(_Section):
 
 
 class WebSettings(_Section):
-    """The web dashboard: filled by the web issue."""
+    """The web dashboard and JSON API (monitor.web)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # Served by `monitor run` next to the scheduler; `monitor web` serves it alone either way.
+    enabled: bool = True
+    language: Literal["vi", "en"] = "vi"
+    # Secure cookies: None sets them when the request came over HTTPS (X-Forwarded-Proto from a
+    # proxy in trusted_proxies counts); true/false forces it.
+    secure_cookies: bool | None = None
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    session_idle: Seconds = 8 * 3600
+    session_max: Seconds = 7 * 86400
+    # Login throttling: after max_failures wrong passwords within window for one user name (or
+    # 4x that from one address), sign-in is refused for lockout.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window: Seconds = 900
+    login_lockout: Seconds = 900
 
 
 class Settings(_Section):
