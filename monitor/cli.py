@@ -33,6 +33,7 @@ from monitor.scheduler import serve
 from monitor.storage import db, queries
 from monitor.stories_cli import stories_cli
 from monitor.surges_cli import surges
+from monitor.users_cli import users_cli
 from nlp.base import SEVERITIES
 from nlp.classify import ModelError
 
@@ -56,6 +57,7 @@ cli.add_typer(cases_cli, name="cases")
 notify_cli = typer.Typer(no_args_is_help=True, help="Notification channels.")
 cli.add_typer(notify_cli, name="notify")
 cli.command()(digest)
+cli.add_typer(users_cli, name="users")
 
 
 def _local(value: datetime | None, settings: Settings) -> str:
@@ -265,6 +267,25 @@ def run(ctx: typer.Context) -> None:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     serve(app)
+    app.close()
+
+
+@cli.command()
+def web(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address (default web.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default web.port).")] = None,
+) -> None:
+    """Serve the dashboard and JSON API alone (no crawling); Ctrl-C stops."""
+    import uvicorn
+
+    from monitor.web.app import create_web
+
+    app = app_of(ctx)
+    host = host or app.settings.web.host
+    port = port or app.settings.web.port
+    err.print(f"dashboard on http://{host}:{port}/ (create a user with `monitor users add`)")
+    uvicorn.run(create_web(app), host=host, port=port, log_config=None, access_log=False)
     app.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from wsgiref.simple_server import WSGIServer
 
@@ -114,12 +115,12 @@ def schedule_notifications(app: App, scheduler: BackgroundScheduler) -> None:
 
 
 def start_ack_web(app: App) -> WSGIServer | None:
-    """Serve acknowledgement links on web.host:web.port while notifications are on."""
+    """Serve only the acknowledgement links on web.host:web.port (dashboard off, notify on)."""
     if not app.settings.notify.enabled:
         return None
     try:
         server, _thread = ackweb.start_server(app, app.settings.web.host, app.settings.web.port)
-    except OSError as exc:  # the port is taken (e.g. by the dashboard): links still verify there
+    except OSError as exc:  # the port is taken: links still verify wherever the app is served
         logger.error(
             "cannot serve acknowledgement links on %s:%d: %s",
             app.settings.web.host,
@@ -128,6 +129,25 @@ def start_ack_web(app: App) -> WSGIServer | None:
         )
         return None
     return server
+
+
+def start_web(app: App) -> Callable[[], None]:
+    """Serve the dashboard (which answers acknowledgement links too), or the links alone when
+    the dashboard is off; returns what stops it."""
+    if not app.settings.web.enabled:
+        ack_web = start_ack_web(app)
+        if ack_web is None:
+            return lambda: None
+
+        def stop_ack_web() -> None:
+            ack_web.shutdown()
+            ack_web.server_close()
+
+        return stop_ack_web
+    from monitor.web.app import create_web, serve_in_thread, stop
+
+    server, thread = serve_in_thread(create_web(app), app.settings.web.host, app.settings.web.port)
+    return lambda: stop(server, thread)
 
 
 def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
@@ -144,7 +164,7 @@ def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
     schedule_surges(app, scheduler)
     schedule_digest(app, scheduler)
     schedule_notifications(app, scheduler)
-    ack_web = start_ack_web(app)
+    stop_web = start_web(app)
     scheduler.start()
     logger.info("monitoring %d source(s); Ctrl-C stops", sources)
     try:
@@ -153,7 +173,5 @@ def serve(app: App, scheduler: BackgroundScheduler | None = None) -> None:
         logger.info("stopping: finishing runs in flight")
         # Runs that already fetched see app.stopping and store nothing; the rest finish cleanly.
         scheduler.shutdown(wait=True)
-        if ack_web is not None:
-            ack_web.shutdown()
-            ack_web.server_close()
+        stop_web()
         jobs.bind(None)

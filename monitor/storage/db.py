@@ -140,3 +140,11 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 def table_names(engine: Engine) -> set[str]:
     """The tables that exist now."""
     return set(inspect(engine).get_table_names())
+
+
+def ping(engine: Engine) -> None:
+    """Run a trivial query; raises when the database does not answer."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
