@@ -4,10 +4,17 @@ The recipe for each task (``RECIPES``) names the corpora it trains on, how many 
 label it takes from each, and the test splits it is measured on. Every text goes through
 ``nlp.text.prepare`` exactly as in use; prepared words are cached on disk by file hash, so a
 second run segments nothing (``nlp.corpora``). Scores are computed by ``nlp.metrics``.
+
+``train`` also takes analysts' corrections (``feedback``: title, text, label) from the caller
+(the monitor reads them from its database; this library never does). They are prepared like the
+domain examples, weighed like them (few, and the closest to real use), replace a corpus or
+domain example with the same text, are never put in a test split, and are counted in the
+manifest (``examples.feedback`` and the ``feedback`` section).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -18,7 +25,7 @@ import time
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,8 +50,9 @@ from nlp.corpora import (
     TrainingError,
     prepare_fingerprint,
     sha256_file,
+    text_key,
 )
-from nlp.labels import mapping_report
+from nlp.labels import POLARITY, TOPIC_CODES, map_label, mapping_report
 from nlp.metrics import Metrics, measure
 from nlp.metrics import score as score  # callers import it from here
 
@@ -142,6 +150,62 @@ def _cap(examples: list[Example], per_label: int | None) -> list[Example]:
     return out
 
 
+FEEDBACK = "analyst feedback"  # the provenance of analysts' corrections
+
+
+@dataclass
+class FeedbackUse:
+    """What became of the analysts' corrections given to ``train``."""
+
+    given: int = 0
+    used: int = 0
+    # unknown_label, empty, duplicate (an earlier one with the same text), test_duplicate
+    skipped: dict[str, int] = field(default_factory=dict)
+    replaced: int = 0  # corpus or domain examples with the same text, left out for the correction
+    sha256: str | None = None  # of the (text key, label) pairs used
+
+
+def feedback_examples(
+    task: str, feedback: Sequence[tuple[str, str, str]], progress: Progress | None = None
+) -> tuple[list[Example], FeedbackUse]:
+    """Analysts' corrections as examples: labels mapped onto the task's, texts prepared as in use.
+
+    A label the task does not have (a topic code only the configuration knows) is skipped with a
+    warning; of two corrections of the same text, the later one counts.
+    """
+    table = TOPIC_CODES if task == "topic" else POLARITY
+    use, skipped, unknown = FeedbackUse(given=len(feedback)), Counter[str](), Counter[str]()
+    chosen: dict[str, tuple[str, str, str]] = {}
+    for title, body, raw in feedback:
+        label = map_label(table, raw)
+        if label is None:
+            unknown[raw] += 1
+        elif not (title.strip() or body.strip()):
+            skipped["empty"] += 1
+        else:
+            skipped["duplicate"] += text_key(title, body) in chosen
+            chosen[text_key(title, body)] = (title, body, label)
+    if unknown:
+        skipped["unknown_label"] = sum(unknown.values())
+        logger.warning(
+            "%s: %d analyst correction(s) skipped, labels the model does not have: %s",
+            task,
+            skipped["unknown_label"],
+            ", ".join(f"{label!r} ({n})" for label, n in sorted(unknown.items())),
+        )
+    examples: list[Example] = []
+    for done, (key, (title, body, label)) in enumerate(chosen.items(), 1):
+        words = text_module.prepare(title, body).words
+        if words.strip():
+            examples.append(Example(words, label, FEEDBACK, key))
+        else:
+            skipped["empty"] += 1
+        if progress:
+            progress("segmenting analyst feedback", done, len(chosen))
+    use.skipped = {reason: n for reason, n in sorted(skipped.items()) if n}
+    return examples, use
+
+
 @dataclass
 class TrainingSet:
     """Examples to fit on (repeats included), and what was left out and why."""
@@ -149,12 +213,21 @@ class TrainingSet:
     examples: list[Example]
     repeats: dict[str, int]  # provenance -> how many times each of its examples is repeated
     dropped_as_test_duplicates: int
+    feedback: FeedbackUse = field(default_factory=FeedbackUse)
 
 
-def training_set(recipe: Recipe, loader: Loader, test_keys: set[str]) -> TrainingSet:
-    """The corpora sampled, capped and de-duplicated against the tests, plus domain examples."""
+def training_set(
+    recipe: Recipe,
+    loader: Loader,
+    test_keys: set[str],
+    feedback: Sequence[Example] = (),
+    use: FeedbackUse | None = None,
+) -> TrainingSet:
+    """The corpora sampled, capped and de-duplicated against the tests, plus domain examples and
+    analysts' corrections (``feedback``, from ``feedback_examples``; ``use`` is filled in)."""
+    use = use or FeedbackUse(given=len(feedback))
     corpora: list[Example] = []
-    repeats = {recipe.examples: recipe.example_repeat}
+    repeats = {recipe.examples: recipe.example_repeat, FEEDBACK: recipe.example_repeat}
     for source in recipe.train:
         corpora.extend(loader.corpus(recipe.task, source))
         repeats[source.stem] = source.repeat
@@ -169,8 +242,18 @@ def training_set(recipe: Recipe, loader: Loader, test_keys: set[str]) -> Trainin
     kept += [
         ex for ex in loader.domain(recipe.task, recipe.examples, "train") if ex.key not in test_keys
     ]
+    corrected = [ex for ex in feedback if ex.key not in test_keys]
+    if len(corrected) < len(feedback):
+        use.skipped["test_duplicate"] = len(feedback) - len(corrected)
+    # an analyst's label of a text outranks the corpus's or the examples' label of the same text
+    keys = {ex.key for ex in corrected}
+    use.replaced = sum(ex.key in keys for ex in kept)
+    kept = [ex for ex in kept if ex.key not in keys] + corrected
+    use.used = len(corrected)
+    pairs = "\n".join(sorted(f"{ex.key}\t{ex.label}" for ex in corrected))
+    use.sha256 = hashlib.sha256(pairs.encode()).hexdigest() if corrected else None
     examples = [ex for ex in kept for _ in range(repeats.get(ex.provenance, 1))]
-    return TrainingSet(examples, repeats, dropped)
+    return TrainingSet(examples, repeats, dropped, use)
 
 
 def test_splits(recipe: Recipe, loader: Loader) -> dict[str, list[Example]]:
@@ -333,15 +416,24 @@ def _loader(paths: Paths, workers: int, progress: Progress | None) -> Loader:
 
 
 def train(
-    task: str, paths: Paths, *, workers: int = 1, progress: Progress | None = None
+    task: str,
+    paths: Paths,
+    *,
+    feedback: Sequence[tuple[str, str, str]] = (),
+    workers: int = 1,
+    progress: Progress | None = None,
 ) -> TrainResult:
-    """Build the task's training set, fit, export, measure and write model + manifest."""
+    """Build the task's training set, fit, export, measure and write model + manifest.
+
+    ``feedback``: analysts' corrections as (title, text, label), trained on like domain examples.
+    """
     started = time.monotonic()
     recipe = RECIPES[task]
     loader = _loader(paths, workers, progress)
     tests = test_splits(recipe, loader)
     test_keys = {ex.key for rows in tests.values() for ex in rows}
-    data = training_set(recipe, loader, test_keys)
+    corrected, use = feedback_examples(task, feedback, progress)
+    data = training_set(recipe, loader, test_keys, corrected, use)
     out = paths.models_dir / task
     out.mkdir(parents=True, exist_ok=True)
     fit_part = [ex for ex in data.examples if not _calibration_slice(ex)]
@@ -432,6 +524,16 @@ def _manifest(
                 p: dict(sorted(c.items())) for p, c in sorted(per_provenance.items())
             },
             "dropped_as_duplicates_of_test_rows": data.dropped_as_test_duplicates,
+            "feedback": data.feedback.used,
+        },
+        "feedback": {
+            "origin": "analysts' corrections stored by the monitor (latest per item)",
+            "given": data.feedback.given,
+            "used": data.feedback.used,
+            "repeat": data.repeats[FEEDBACK],
+            "skipped": data.feedback.skipped,
+            "replaced_examples": data.feedback.replaced,
+            "sha256": data.feedback.sha256,
         },
         "metrics": {m.split: m.as_dict() for m in metrics},
         "notes": [
@@ -439,6 +541,7 @@ def _manifest(
             "The VnExpress comments and the domain examples are split 4:1 by a hash of their text; the 1/5 is the test split.",
             "macro_f1 is averaged over the gold labels present in a split; predictions of other labels count as errors.",
             "Unmappable corpus labels are dropped; see label_map (null = dropped) and nlp/labels.py for the reasons.",
+            f"Analysts' corrections (provenance {FEEDBACK!r}) are weighed like the domain examples, replace an example with the same text, and are never tested on.",
         ],
     }
 
