@@ -71,8 +71,9 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClie
 
 def web_client(app: App, name: str, role: str, clock: Clock | None = None) -> WebClient:
     """A user of ``role`` created on ``app`` and a client signed in as them."""
-    accounts.add_user(app.sessions, name, role, PASSWORD)
-    client = TestClient(create_web(app, clock=clock or Clock()), follow_redirects=False)
+    clock = clock or Clock()
+    accounts.add_user(app.sessions, name, role, PASSWORD, now=clock.now)
+    client = TestClient(create_web(app, clock=clock), follow_redirects=False)
     home = sign_in(client, name)
     assert home.status_code == 200, home.text[:500]
     return WebClient(client, name, role, csrf_of(home.text))
