@@ -1,5 +1,11 @@
 """``monitor nlp train`` / ``monitor nlp eval``: rebuild and measure the shipped classifiers.
 
+``train`` also learns from analysts' corrections (``monitor.feedback``) stored in the configured
+database. It reads only that database, not the whole application: the analyser the application
+builds loads the very models being rebuilt, which may be missing. A database that cannot be read
+(absent, unreachable, not migrated) is a warning and training goes on without the corrections,
+unless ``--feedback`` asked for them.
+
 Exit codes as for every ``monitor`` command: 0 ok, 1 failure, 2 bad usage.
 """
 
@@ -9,7 +15,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +23,9 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from monitor.cli_support import err, fail
+from monitor.configfile import load_settings
+from monitor.errors import ConfigError, StorageError
+from monitor.feedback import training_feedback
 from nlp.classify import MODELS_DIR, ModelError
 from nlp.training import (
     EXAMPLES_DIR,
@@ -28,6 +37,8 @@ from nlp.training import (
     evaluate,
     train,
 )
+
+Feedback = dict[str, list[tuple[str, str, str]]]  # task -> (title, text, label)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -58,6 +69,15 @@ CacheOption = Annotated[
 ]
 WorkersOption = Annotated[
     int, typer.Option("--workers", "-w", min=1, help="Processes segmenting texts.")
+]
+FeedbackOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--feedback/--no-feedback",
+        help="Train on analysts' corrections from the configured database. Default: when it "
+        "can be read (a warning otherwise); --feedback fails if it cannot.",
+        show_default=False,
+    ),
 ]
 
 
@@ -136,22 +156,63 @@ class _Bar:
         self.progress.update(self.tasks[what], completed=done)
 
 
+def read_feedback(ctx: typer.Context, wanted: bool | None, tasks: list[str]) -> Feedback:
+    """Analysts' corrections per task from the configured database, as ``--feedback`` asks."""
+    if wanted is False:
+        return {}
+    try:
+        return training_feedback(load_settings((ctx.obj or {}).get("config")), tasks)
+    except ConfigError as exc:
+        problem, code = str(exc), 2
+    except StorageError as exc:
+        problem, code = str(exc), 1
+    if wanted:
+        fail(f"--feedback: analysts' corrections cannot be read: {problem}", code)
+    err.print(
+        f"[yellow]warning:[/yellow] training without analysts' corrections: {problem} "
+        "(--no-feedback: do not read them)",
+        highlight=False,
+    )
+    return {}
+
+
+def _feedback_line(manifest: dict[str, Any], read: bool) -> str:
+    if not read:
+        return "analysts' corrections: not read"
+    used = manifest["feedback"]
+    skipped = ", ".join(f"{why} {n}" for why, n in used["skipped"].items())
+    return f"analysts' corrections: {used['used']} of {used['given']} used" + (
+        f" (skipped: {skipped})" if skipped else ""
+    )
+
+
 @nlp_cli.command("train")
 def train_command(
+    ctx: typer.Context,
     task: TaskOption = "all",
     data: DataOption = DEFAULT_DATA,
     models: ModelsOption = MODELS_DIR,
     examples: ExamplesOption = EXAMPLES_DIR,
     cache: CacheOption = DEFAULT_CACHE,
     workers: WorkersOption = DEFAULT_WORKERS,
+    feedback: FeedbackOption = None,
 ) -> None:
-    """Rebuild the models from the corpora and domain examples; print their test metrics."""
+    """Rebuild the models from the corpora, domain examples and analysts' corrections; print
+    their test metrics."""
     paths = _paths(data, models, examples, cache)
+    tasks = _tasks(task)
+    corrections = read_feedback(ctx, feedback, tasks)
     summary: list[tuple[str, Metrics]] = []
-    for name in _tasks(task):
+    for name in tasks:
         try:
             with Progress(console=err, transient=True) as progress:
-                result = train(name, paths, workers=workers, progress=_Bar(progress))
+                result = train(
+                    name,
+                    paths,
+                    feedback=corrections.get(name, ()),
+                    workers=workers,
+                    progress=_Bar(progress),
+                )
         except (TrainingError, ModelError, OSError) as exc:
             fail(f"{name}: {exc}", 1)
         manifest = result.manifest
@@ -160,6 +221,7 @@ def train_command(
             f"training examples, model {manifest['model_bytes'] / 1e6:.1f} MB, "
             f"{result.seconds:.0f} s -> {models / name}"
         )
+        console.print(f"{name}: {_feedback_line(manifest, name in corrections)}")
         for metrics in result.metrics:
             print_metrics(metrics)
             summary.append((name, metrics))
