@@ -260,7 +260,7 @@ def test_train_then_eval_end_to_end(tiny_data: Path) -> None:
         "--examples", str(tiny_data / "examples"), "--cache", str(tiny_data / "cache"),
         "--workers", "1",
     ]  # fmt: skip
-    trained = runner.invoke(cli, ["nlp", "train", *options])
+    trained = runner.invoke(cli, ["nlp", "train", "--no-feedback", *options])
     assert trained.exit_code == 0, trained.output
     assert "VNTC test (mapped)" in trained.output and "VLSP 2016 test" in trained.output
     for task in ("topic", "sentiment"):
