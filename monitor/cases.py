@@ -19,7 +19,7 @@ row is locked while it changes, so two clicks at the same moment do the same. Re
 ``acknowledged``, not ``new``: the case has an owner who knows it, and it is not re-escalated.
 
 Every change adds a CaseEvent: actor, the action as a past-tense word ("acknowledged"), and in
-its detail the channel (cli | web | email-link | telegram | system), from/to state, note and
+its detail the channel (cli | web | api | email-link | telegram | system), from/to state, note and
 assignee. The escalation engine and the web UI call ``transition``; the CLI does too.
 """
 
@@ -51,7 +51,7 @@ STATUS_LABELS = {
     "resolved": "đã xong",
     "dismissed": "bỏ qua",
 }
-CHANNELS = ("cli", "web", "email-link", "telegram", "system")
+CHANNELS = ("cli", "web", "api", "email-link", "telegram", "system")
 
 
 @dataclass(frozen=True, slots=True)
