@@ -20,7 +20,15 @@ from starlette.routing import Route
 
 from monitor.ackweb import AckApp
 from monitor.bootstrap import App
-from monitor.web import api, pages_admin, pages_auth, pages_cases, pages_overview, pages_search
+from monitor.web import (
+    api,
+    pages_admin,
+    pages_auth,
+    pages_cases,
+    pages_items,
+    pages_overview,
+    pages_search,
+)
 from monitor.web.auth import Forbidden, NotSignedIn, csrf_checked, signed_in
 from monitor.web.render import LANG_COOKIE, LANGUAGES, Page, build_templates
 
@@ -44,6 +52,7 @@ ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     ("", pages_auth.router),
     ("", pages_overview.router),
     ("", pages_cases.router),
+    ("", pages_items.router),
     ("", pages_search.router),
     ("", pages_admin.router),
     ("/api", api.router),
