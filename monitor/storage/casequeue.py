@@ -323,10 +323,13 @@ def story_page(
 def _analysis(row: Analysis | None) -> AnalysisView | None:
     if row is None:
         return None
+    # One entry per place, however often the text names it.
     places = tuple(
-        PlaceView(str(p.get("name", "")), str(p.get("level", "")), p.get("new_unit"))
-        for p in row.places or ()
-        if isinstance(p, dict)
+        dict.fromkeys(
+            PlaceView(str(p.get("name", "")), str(p.get("level", "")), p.get("new_unit"))
+            for p in row.places or ()
+            if isinstance(p, dict)
+        )
     )
     return AnalysisView(
         row.model_version, row.relevant, row.relevance_score, row.topic, row.sentiment,
