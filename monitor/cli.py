@@ -279,9 +279,10 @@ def web(
     """Serve the dashboard and JSON API alone (no crawling); Ctrl-C stops."""
     import uvicorn
 
-    from monitor.web.app import create_web
+    from monitor.web.app import create_web, warn_if_no_users
 
     app = app_of(ctx)
+    warn_if_no_users(app)
     host = host or app.settings.web.host
     port = port or app.settings.web.port
     err.print(f"dashboard on http://{host}:{port}/ (create a user with `monitor users add`)")

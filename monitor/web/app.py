@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
+from monitor import accounts
 from monitor.ackweb import AckApp
 from monitor.bootstrap import App
 from monitor.web import (
@@ -160,8 +161,18 @@ def _quote(target: str) -> str:
     return quote(target, safe="")
 
 
+def warn_if_no_users(monitor: App) -> None:
+    """Say how to create the first user, since nobody can sign in until there is one."""
+    if not accounts.list_users(monitor.sessions):
+        logger.warning(
+            "no dashboard users yet: create one with "
+            "`monitor users add NAME --role admin` (password prompted)"
+        )
+
+
 def serve_in_thread(web: FastAPI, host: str, port: int) -> tuple[uvicorn.Server, threading.Thread]:
     """Serve the dashboard from a daemon thread (next to the scheduler); stop with ``stop``."""
+    warn_if_no_users(web.state.monitor)
     server = uvicorn.Server(
         uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False, lifespan="off")
     )
