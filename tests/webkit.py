@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from fastapi.testclient import TestClient
 
 from monitor import accounts
@@ -57,7 +58,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
+def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> httpx.Response:
     """Sign ``client`` in through the login form; returns the response of the redirect target."""
     page = client.get("/login")
     token = _LOGIN_CSRF.search(page.text)

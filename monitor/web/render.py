@@ -25,9 +25,8 @@ LANGUAGES = ("vi", "en")
 LANG_COOKIE = "monitor_lang"
 SEVERITY_LABELS = {
     "none": ("Không", "None"),
-    "low": ("Thấp", "Low"),
-    "medium": ("Trung bình", "Medium"),
-    "high": ("Cao", "High"),
+    "watch": ("Theo dõi", "Watch"),
+    "alert": ("Cảnh báo", "Alert"),
     "critical": ("Khẩn cấp", "Critical"),
 }
 SENTIMENT_LABELS = {
