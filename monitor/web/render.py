@@ -24,7 +24,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("vi", "en")
 LANG_COOKIE = "monitor_lang"
 SEVERITY_LABELS = {
-    "none": ("Không", "None"),
+    "none": ("Thông thường", "Routine"),
     "watch": ("Theo dõi", "Watch"),
     "alert": ("Cảnh báo", "Alert"),
     "critical": ("Khẩn cấp", "Critical"),
