@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from sqlalchemy import update
 
 from crawlers.base import Collected, ItemRecord
-from monitor import accounts
+from monitor import accounts, surges
 from monitor.bootstrap import App, build_app
 from monitor.pipeline import RunReport, store_collected
 from monitor.storage import db, queries, repo
+from monitor.storage.models import Item
 from monitor.web.app import create_web, serve_in_thread, stop
 from tests.conftest import FakeSleep, make_settings
 from tests.webkit import PASSWORD
@@ -114,7 +116,7 @@ ARTICLES = [
         "Lễ hội Phủ Dầy năm nay diễn ra trang trọng tại xã Kim Thái, huyện Vụ Bản, tỉnh Nam Định, "
         "thu hút hàng vạn lượt du khách thập phương. Công tác tổ chức, đảm bảo an ninh trật tự "
         "được thực hiện tốt, nhận được sự đánh giá cao của người dân.",
-        20,
+        11,
     ),
     Article(
         "bridge",
@@ -124,7 +126,7 @@ ARTICLES = [
         "Sáng nay, UBND tỉnh Nam Định tổ chức lễ khởi công xây dựng cầu Tân Phong bắc qua sông "
         "Ninh Cơ, nối huyện Hải Hậu với huyện Nghĩa Hưng. Công trình có tổng mức đầu tư hơn 500 "
         "tỷ đồng, dự kiến hoàn thành trong năm 2026, góp phần phát triển kinh tế vùng ven biển.",
-        30,
+        14,
     ),
     Article(
         "harvest",
@@ -133,9 +135,31 @@ ARTICLES = [
         "Nông dân Hải Hậu được mùa lúa đặc sản",
         "Vụ mùa năm nay, nông dân huyện Hải Hậu, tỉnh Nam Định thu hoạch lúa đặc sản với năng "
         "suất cao, giá bán ổn định. Nhiều hợp tác xã đã liên kết bao tiêu sản phẩm cho bà con.",
-        40,
+        18,
     ),
 ]
+
+
+# Plainer earlier days, so the overview's 30-day charts and top topics and places have a past:
+# (title, text) with {place}; stored as first seen on that day, in no story and with no case.
+EARLIER = [
+    ("Nông dân {place} thu hoạch lúa xuân đạt năng suất cao",
+     "Nông dân {place}, tỉnh Nam Định thu hoạch lúa xuân, năng suất ước đạt 70 tạ/ha, giá ổn định."),
+    ("Tai nạn giao thông trên quốc lộ qua {place}, một người bị thương",
+     "Một vụ va chạm giữa xe tải và xe máy trên quốc lộ qua {place}, tỉnh Nam Định khiến một "
+     "người bị thương nặng, công an đang điều tra nguyên nhân."),
+    ("Người dân {place} phản ánh ô nhiễm từ bãi rác",
+     "Người dân {place}, tỉnh Nam Định bức xúc vì bãi rác gây ô nhiễm, mùi hôi nồng nặc, "
+     "nước thải chảy ra kênh tưới tiêu."),
+    ("Khánh thành trường mầm non mới tại {place}",
+     "Trường mầm non mới tại {place}, tỉnh Nam Định được khánh thành, đáp ứng nhu cầu học tập "
+     "của hàng trăm cháu nhỏ."),
+    ("{place} đẩy mạnh cải cách thủ tục hành chính",
+     "UBND {place}, tỉnh Nam Định triển khai dịch vụ công trực tuyến, rút ngắn thời gian giải "
+     "quyết hồ sơ cho người dân và doanh nghiệp."),
+]  # fmt: skip
+PLACES = ["huyện Hải Hậu", "huyện Giao Thủy", "huyện Nghĩa Hưng", "huyện Ý Yên",
+          "huyện Xuân Trường", "huyện Vụ Bản", "thành phố Nam Định"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -197,9 +221,36 @@ def _store(app: App, source_id: str, records: list[ItemRecord]) -> None:
     store_collected(app, run_id, source_id, Collected(records), report)
 
 
+def earlier_days(app: App, now: datetime, days: int = 29) -> int:
+    """Store a few plainer items on each of the ``days`` before today, dated that day and counted
+    for the charts as the pipeline counts them (no story, no case); returns how many."""
+    stored = 0
+    for back in range(days, 0, -1):
+        at = now - timedelta(days=back)
+        records = []
+        for n in range(2 + (back * 7) % 5):
+            title, text = EARLIER[(back + n) % len(EARLIER)]
+            place = PLACES[(back * 3 + n) % len(PLACES)]
+            url = f"https://baonamdinh.vn/tin/{at:%Y-%m-%d}-{n}.html"
+            published = at - timedelta(hours=n + 1)
+            record = ItemRecord(url, url, title.format(place=place), text.format(place=place),
+                                published_at=published, language="vi")  # fmt: skip
+            records.append(record)
+        with db.transaction(app.sessions) as session:
+            new = repo.ingest(session, "baonamdinh", records).new
+            analysed = [(i, app.analyser.analyse(r.title, r.text, r.kind)) for i, r in new]
+            repo.save_analyses(session, analysed)
+            ids = {item_id for item_id, _ in new}
+            session.execute(update(Item).where(Item.id.in_(ids)).values(fetched_at=at))
+            surges.count_analysed(session, app.settings, analysed, ids)
+        stored += len(new)
+    return stored
+
+
 def seed(app: App, now: datetime | None = None) -> Seeded:
-    """Store the articles through the pipeline and create an analyst and a viewer."""
+    """Store earlier days and today's articles through the pipeline; add an analyst and a viewer."""
     now = now or datetime.now(UTC)
+    earlier_days(app, now)
     for source in dict.fromkeys(a.source for a in ARTICLES):
         records = [
             ItemRecord(a.url, a.url, a.title, a.text, a.kind,
