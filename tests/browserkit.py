@@ -16,6 +16,7 @@ screenshots again with::
 from __future__ import annotations
 
 import io
+import random
 import socket
 import sys
 from collections.abc import Iterator
@@ -228,9 +229,10 @@ def earlier_days(app: App, now: datetime, days: int = 29) -> int:
     for back in range(days, 0, -1):
         at = now - timedelta(days=back)
         records = []
-        for n in range(2 + (back * 7) % 5):
-            title, text = EARLIER[(back + n) % len(EARLIER)]
-            place = PLACES[(back * 3 + n) % len(PLACES)]
+        pick = random.Random(back)  # the same days every run, without a visible period
+        for n in range(pick.randint(2, 7)):
+            title, text = pick.choice(EARLIER)
+            place = pick.choice(PLACES)
             url = f"https://baonamdinh.vn/tin/{at:%Y-%m-%d}-{n}.html"
             published = at - timedelta(hours=n + 1)
             record = ItemRecord(url, url, title.format(place=place), text.format(place=place),
