@@ -247,6 +247,12 @@ def _crawl(app: App, source_id: str, force: bool) -> RunReport:
     return report
 
 
+def disable_source(app: App, source_id: str, reason: str) -> bool:
+    """Switch a source off by hand (the dashboard); False if it was off already, KeyError if unknown."""
+    with db.transaction(app.sessions) as session:
+        return sourcehealth.disable(session, source_id, reason, utcnow())
+
+
 def enable_sources(app: App, source_ids: list[str], actor: str) -> set[str]:
     """Put sources back to work after an administrator fixed them; returns those that changed."""
     with db.transaction(app.sessions) as session:

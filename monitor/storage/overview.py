@@ -31,7 +31,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.storage.models import Analysis, Case, Digest, HourlyCount, Item, Source
+from monitor.storage.models import Analysis, Case, Digest, HourlyCount, Item
 
 _OPEN = ("new", "acknowledged", "in_progress")
 Scope = tuple[str, ...] | None
@@ -166,20 +166,3 @@ def digest_html(sessions: sessionmaker[Session], day: str) -> str | None:
 
 
 # -- the administrator's switch --------------------------------------------------------------------
-
-
-def switch_off(sessions: sessionmaker[Session], source_id: str, reason: str, at: datetime) -> bool:
-    """Stop collecting from a source until it is enabled again (health ``disabled``, which
-    ``crawl_source`` skips unless forced); False if it was disabled already, KeyError if unknown.
-
-    The counterpart of monitor.storage.sourcehealth.enable (``monitor sources enable``), which
-    turns it back on; it opens no case, since a person chose it.
-    """
-    with sessions() as session, session.begin():
-        source = session.get(Source, source_id, with_for_update=True)
-        if source is None:
-            raise KeyError(source_id)
-        if source.health == "disabled":
-            return False
-        source.health, source.health_reason, source.health_changed_at = "disabled", reason, at
-        return True

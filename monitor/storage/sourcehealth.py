@@ -146,6 +146,16 @@ def check_silence(
     )
 
 
+def disable(session: Session, source_id: str, reason: str, now: datetime) -> bool:
+    """Stop collecting from a source until it is enabled again (``crawl_source`` skips a disabled
+    source unless forced); False if it was disabled already. No case: a person chose this."""
+    source = _source(session, source_id)
+    if source.health == "disabled":
+        return False
+    _set(source, "disabled", reason, now)
+    return True
+
+
 def enable(session: Session, source_id: str, actor: str) -> bool:
     """Put a disabled or silent source back to work with a clean score; False if it was active."""
     source = _source(session, source_id)

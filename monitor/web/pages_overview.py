@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.accounts import Principal
 from monitor.bootstrap import App
-from monitor.pipeline import enable_sources
+from monitor.pipeline import disable_source, enable_sources
 from monitor.storage import apiqueries, overview
 from monitor.storage.overview import KeyCount, Volume
 from monitor.web import charts
@@ -213,7 +213,7 @@ def switch_source(
             changed = source_id in enable_sources(monitor, [source_id], actor=principal.name)
         else:
             reason = f"quản trị viên {principal.name} tạm dừng trên trang Nguồn tin"
-            changed = overview.switch_off(monitor.sessions, source_id, reason, now_of(request))
+            changed = disable_source(monitor, source_id, reason)
     except KeyError:
         raise HTTPException(404, "Không có nguồn này. / No such source.") from None
     done = ("enabled" if enabled else "disabled") if changed else "unchanged"
