@@ -10,6 +10,7 @@ from sqlalchemy import Connection, create_engine
 
 from alembic import context
 from monitor.storage.models import Base
+from monitor.storage.searchindex import include_object
 
 config = context.config
 
@@ -20,6 +21,8 @@ def _migrate(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The search index (migration 0006) is engine-specific and not in the models.
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -137,6 +138,13 @@ class Item(Base):
     )
     text_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Title and text folded for full-text search (monitor.storage.searchtext.index_text: lower case,
+    # no diacritics, punctuation as spaces, one character per character) and the item's date
+    # (published, else fetched) that search filters and sorts on; see migration 0006.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    dated_at: Mapped[datetime] = mapped_column(
+        Computed("coalesce(published_at, fetched_at)"), index=True
+    )
 
     analysis: Mapped[Analysis | None] = relationship(back_populates="item", uselist=False)
 

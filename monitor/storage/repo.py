@@ -25,6 +25,7 @@ from monitor.storage.models import (
     Story,
     utcnow,
 )
+from monitor.storage.searchtext import index_text
 from nlp.base import Analysis as AnalysisResult
 from nlp.base import severity_rank
 
@@ -214,6 +215,7 @@ def _item_values(source_id: str, record: ItemRecord, digest: str) -> dict[str, A
         "language": record.language,
         "content_hash": digest,
         "meta": dict(record.meta),
+        "search_text": index_text(record.title, record.text),
     }
 
 
