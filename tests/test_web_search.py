@@ -7,20 +7,26 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from crawlers.base import ItemRecord
 from monitor import accounts
 from monitor.bootstrap import App
 from monitor.storage import db, repo
+from monitor.storage.search import SearchQuery
+from monitor.web import pages_search
 from monitor.web.app import create_web
 from monitor.web.pages_search import CSV_CAP, MAX_PAGE, cell
+from monitor.web.render import Page
 from nlp.base import Analysis, Place
-from tests.conftest import AppFactory
+from tests.conftest import AppFactory, Database
 from tests.webkit import PASSWORD, Clock, WebClient, sign_in, web_client
 
 SOURCES = [
@@ -91,6 +97,12 @@ def text_of(html: str) -> str:
 def ids(html: str) -> list[int]:
     """The item ids of the hits on a results page, in order."""
     return [int(found) for found in _IDS.findall(html)]
+
+
+def csv_rows(response: Response) -> list[list[str]]:
+    """The rows of a CSV download (header first), its BOM taken off."""
+    assert response.status_code == 200, response.text[:300]
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 def unescape_href(href: str) -> str:
@@ -320,6 +332,52 @@ def test_csv_neutralises_formulas(app: App, web: WebClient) -> None:
         "'-2+3 Nam Định",
         "Nam Định =1+1 giữa câu",
     ]
+
+
+def test_csv_streams_in_chunks_up_to_the_cap(
+    app: App, web: WebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = [store(app, f"Nam Định tin {n}", published=T0 + timedelta(minutes=n)) for n in range(30)]
+    monkeypatch.setattr(pages_search, "CSV_CHUNK", 7)  # the read transaction ends mid-batch
+    rows = csv_rows(web.get("/search.csv", params={"q": "nam dinh", "sort": "oldest"}))
+    assert [int(row[0]) for row in rows[1:]] == made
+    monkeypatch.setattr(pages_search, "CSV_CAP", 10)
+    rows = csv_rows(web.get("/search.csv", params={"q": "nam dinh"}))
+    assert [int(row[0]) for row in rows[1:]] == made[::-1][:10]
+
+
+def test_a_slow_download_does_not_keep_the_crawlers_from_storing(
+    app: App, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = [store(app, f"Nam Định tin {n}", published=T0 + timedelta(minutes=n)) for n in range(12)]
+    monkeypatch.setattr(pages_search, "CSV_CHUNK", 5)
+    scope = {"type": "http", "app": create_web(app, clock=Clock()), "headers": [], "state": {}}
+    request = Request({**scope, "method": "GET", "path": "/search.csv", "query_string": b""})
+    query = SearchQuery(text="nam dinh", sort="oldest")
+    chunks = pages_search.csv_lines(Page(request), query, "http://monitor.test")
+    sent = [next(chunks), next(chunks)]  # the header, then the first five rows: a client reading
+    if database.backend == "sqlite":  # every SQLite transaction here takes the write lock
+        writer = sqlite3.connect(database.url.removeprefix("sqlite:///"), timeout=0.2)
+        writer.execute("BEGIN IMMEDIATE")  # "database is locked" while the export holds it
+        writer.execute("ROLLBACK")
+        writer.close()
+    late = store(app, "Nam Định tin đến muộn", published=T0 - timedelta(days=1))
+    sent += list(chunks)
+    rows = list(csv.reader(io.StringIO(b"".join(sent).decode("utf-8-sig"))))
+    assert [int(row[0]) for row in rows[1:]] == made and late not in made
+
+
+def test_csv_of_a_search_by_relevance_has_every_match_newest_first(
+    app: App, web: WebClient
+) -> None:
+    older = store(app, "Nam Định, Nam Định, Nam Định", "Nam Định " * 20, published=T0)
+    newer = store(app, "Tin ngắn", "Một dòng về nam định.", published=T0 + timedelta(days=1))
+    page = web.get("/search", params={"q": "nam dinh", "sort": "relevance"}).text
+    assert ids(page) == [older, newer]  # the page ranks
+    link = _CSV_LINK.search(page)
+    assert link
+    rows = csv_rows(web.get(unescape_href(link.group(1))))
+    assert [int(row[0]) for row in rows[1:]] == [newer, older]
 
 
 @pytest.mark.parametrize(
