@@ -159,6 +159,9 @@ class ItemHit(BaseModel):
     snippet_segments: list[Segment] = Field(
         description="Đoạn trích chia theo chỗ khớp / the excerpt cut where the words matched"
     )
+    title_segments: list[Segment] = Field(
+        description="Tiêu đề chia theo chỗ khớp / the title cut where the words matched"
+    )
 
 
 class ItemPage(BaseModel):
@@ -169,7 +172,8 @@ class ItemPage(BaseModel):
     total_capped: bool = Field(description="Đếm dừng ở giới hạn / counting stopped at a cap")
     page: int
     per_page: int
-    pages: int
+    pages: int = Field(description="Số trang theo total / pages the total makes")
+    has_next: bool = Field(description="Còn trang sau / a next page exists (also past a cap)")
 
 
 class Item(_Out):
