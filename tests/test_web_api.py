@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crawlers.base import ItemRecord
-from monitor import accounts, cases, feedback, stories
+from monitor import accounts, cases, feedback, stories, surges
 from monitor.bootstrap import App
 from monitor.storage import db, digestdata, repo
 from monitor.web.api_models import CaseAction
@@ -446,6 +446,19 @@ def test_a_scoped_token_sees_only_its_sources(world: World) -> None:
     assert acted.status_code == 404
     assert cases.show(world.app.sessions, world.fire_case).case.status == "new"
     assert [s["id"] for s in client.get("/api/sources").json()] == ["vnexpress"]
+
+
+def test_surge_cases_are_for_users_who_see_every_source(world: World) -> None:
+    surge = surges.Surge("place", "Huyện Giao Thủy", _at(3), 6, 0.5, 6, 0.2, False, True)
+    with db.transaction(world.app.sessions) as session:
+        [(_, opened)] = surges.record(session, world.app.settings, [surge], _at(3))
+    everyone = api(world, token_for(world.app, "lan", "viewer"))
+    assert _ids(everyone.get("/api/cases", params={"kind": "surge"}).json()["cases"]) == [
+        opened.case_id
+    ]
+    scoped = api(world, token_for(world.app, "huyen", "analyst", ("vnexpress",)))
+    assert scoped.get("/api/cases", params={"kind": "surge"}).json()["cases"] == []
+    assert scoped.get(f"/api/cases/{opened.case_id}").status_code == 404
 
 
 # -- the schema ---------------------------------------------------------------------------------

@@ -2,11 +2,17 @@
 cases by kind with an offset, sources with their health, and the digest archive.
 
 Every query that lists a scoped thing takes ``scope``: the source ids a user may see (None for
-all). Items are in scope by their source; a story when one of its items is; a case when its
-source, its item or an item of its story is, and a surge case (about the province, not a source)
-always. Lists are LIMITed and ordered on indexed columns: stories by ``ix_stories_last_seen_at``,
-a story's items through ``ix_items_story_id``, cases through ``ix_cases_status`` /
-``ix_cases_severity``, the scope tests through ``ix_items_source_id`` and ``ix_items_story_id``.
+all). Items are in scope by their source; a story when one of its items is; a case as on the
+case pages (monitor.storage.casequeue): a story case when its story is, an item case when its
+item is, a source case when its source is; surge cases count the whole province's coverage, not
+any one source, so only users who see every source see them.
+
+Lists are LIMITed and ordered on indexed columns: stories by ``ix_stories_last_seen_at``, a
+story's items through ``ix_items_story_id``; cases are filtered on ``ix_cases_status`` /
+``ix_cases_severity`` and the few thousand that match sorted by severity rank; the scope tests
+use ``ix_items_source_id`` and ``ix_items_story_id``; an item's case is found through the unique
+``cases.item_id`` / ``cases.story_id`` indexes. Counting items per source is one pass over
+``ix_items_source_id`` (an index-only scan: about 0.05-0.1 s at 1M items on SQLite).
 """
 
 from __future__ import annotations
@@ -240,12 +246,15 @@ def _case_in_scope(scope: Scope) -> ColumnElement[bool]:
     if not sources:
         return false()
     return or_(
-        Case.kind == "surge",
         Case.source_id.in_(sources),
-        exists().where(Item.id == Case.item_id, Item.source_id.in_(sources)),
         and_(
             Case.story_id.is_not(None),
             exists().where(Item.story_id == Case.story_id, Item.source_id.in_(sources)),
+        ),
+        and_(
+            Case.story_id.is_(None),
+            Case.item_id.is_not(None),
+            exists().where(Item.id == Case.item_id, Item.source_id.in_(sources)),
         ),
     )
 
