@@ -76,6 +76,17 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠
 BOM = "\ufeff"
 
 Problem = tuple[str, str]  # (Vietnamese, English)
+FIELD_NAMES = {
+    "since": ("Từ ngày", "From"),
+    "until": ("Đến ngày", "To"),
+    "topic": ("Chủ đề", "Topic"),
+    "sentiment": ("Sắc thái", "Sentiment"),
+    "severity": ("Mức độ", "Severity"),
+    "source": ("Nguồn", "Source"),
+    "kind": ("Loại", "Kind"),
+    "relevant": ("Liên quan tỉnh", "About the province"),
+    "sort": ("Sắp xếp", "Sort"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,9 @@ class SearchForm:
         )
 
 
+FORM_FIELDS = tuple(f.name for f in fields(SearchForm))
+
+
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """A request's search: the form to show, the engine's query and what was not understood."""
@@ -137,8 +151,9 @@ def _choice(
 ) -> str:
     value = params.get(name, "").strip()
     if value and value not in allowed:
+        vi, en = FIELD_NAMES[name]
         problems.append(
-            (f"Bỏ qua giá trị không hợp lệ của {name}.", f"Ignored an unknown {name} value.")
+            (f"{vi}: giá trị không hợp lệ, đã bỏ qua.", f"{en}: unknown value ignored.")
         )
         return ""
     return value
@@ -153,10 +168,11 @@ def _day(params: Mapping[str, str], name: str, problems: list[Problem]) -> date 
     except ValueError:
         day = None
     if day is None or len(value) != 10 or not FIRST_YEAR <= day.year <= LAST_YEAR:
+        vi, en = FIELD_NAMES[name]
         problems.append(
             (
-                f"Ngày không hợp lệ ({name}): dùng dạng NNNN-TT-NN, ví dụ 2025-07-01.",
-                f"Not a date ({name}): use YYYY-MM-DD, e.g. 2025-07-01.",
+                f"{vi}: ngày không hợp lệ, đã bỏ qua (dạng NNNN-TT-NN, ví dụ 2025-07-01).",
+                f"{en}: not a date, ignored (use YYYY-MM-DD, e.g. 2025-07-01).",
             )
         )
         return None
@@ -349,7 +365,8 @@ def search_page(
     monitor: App = request.app.state.monitor
     page = Page(request)
     parsed = parse(request.query_params, monitor.settings, principal.scope)
-    asked = bool(request.query_params.get("q", "").strip()) or parsed.form.filtered
+    # Any parameter of the form (an empty search too) shows results; a bare /search, the form.
+    asked = any(name in request.query_params for name in FORM_FIELDS)
     found: SearchPage | None = None
     if asked:
         parsed, found = _results(monitor, parsed)
