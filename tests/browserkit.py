@@ -347,8 +347,30 @@ def small_png(png: bytes, colours: int = 128) -> bytes:
     return out.getvalue()
 
 
+@dataclass(frozen=True)
+class Shot:
+    """One screenshot for the docs: a page at a window size, whole or only the first screen."""
+
+    name: str
+    path: str
+    viewport: ViewportSize
+    full_page: bool = True
+
+
+def shots(seeded: Seeded) -> list[Shot]:
+    """The documentation's screenshots: the overview and the case queue (the README's), a case,
+    a search, and the case queue on a phone."""
+    return [
+        Shot("overview", "/", DESKTOP),
+        Shot("cases", "/cases", DESKTOP),
+        Shot("case", f"/cases/{seeded.ack_case}", DESKTOP),
+        Shot("search", "/search?q=nam+dinh", DESKTOP, full_page=False),
+        Shot("cases-phone", "/cases", PHONE, full_page=False),
+    ]
+
+
 def screenshots(out: Path = DOCS) -> list[Path]:
-    """Sign in as the analyst and save the overview and the case queue at desktop width."""
+    """Sign in as the analyst and save each of ``shots`` as a small PNG in ``out``."""
     import tempfile
 
     from playwright.sync_api import sync_playwright
@@ -360,19 +382,21 @@ def screenshots(out: Path = DOCS) -> list[Path]:
         sync_playwright() as playwright,
     ):
         browser = launch(playwright)
-        page = browser.new_page(viewport=DESKTOP, locale="vi-VN")
-        sign_in(page, served, ANALYST)
-        for name, path in (("overview", "/"), ("cases", "/cases")):
-            page.goto(served.at(path))
-            target = out / f"{name}.png"
-            target.write_bytes(small_png(page.screenshot(full_page=True)))
+        for shot in shots(served.seeded):
+            context = browser.new_context(viewport=shot.viewport, locale="vi-VN")
+            page = context.new_page()
+            sign_in(page, served, ANALYST)
+            page.goto(served.at(shot.path))
+            target = out / f"{shot.name}.png"
+            target.write_bytes(small_png(page.screenshot(full_page=shot.full_page)))
             written.append(target)
+            context.close()
         browser.close()
     return written
 
 
 def main(argv: list[str]) -> int:
-    """``python -m tests.browserkit screenshots``: make docs/overview.png and docs/cases.png."""
+    """``python -m tests.browserkit screenshots``: make the docs' screenshots (docs/*.png)."""
     if argv != ["screenshots"]:
         print("usage: python -m tests.browserkit screenshots", file=sys.stderr)
         return 2
