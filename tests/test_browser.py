@@ -32,7 +32,7 @@ from tests.browserkit import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, ViewportSize
+    from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, ViewportSize
 
 MISSING = chromium_missing()
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
@@ -132,7 +132,7 @@ def _status(served: Site, case_id: int) -> str:
     return cases.show(served.app.sessions, case_id).case.status
 
 
-def _act_button(page: Page, case_id: int, action: str):  # type: ignore[no-untyped-def]
+def _act_button(page: Page, case_id: int, action: str) -> Locator:
     """The submit button of an action form on a case page (name=action value=ACTION)."""
     form = page.locator(f"form[action='/cases/{case_id}/act']")
     return form.locator(f"button[name=action][value={action}]")
