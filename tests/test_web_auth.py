@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from monitor import accounts
 from monitor.bootstrap import App
 from monitor.cli import cli
-from monitor.web.app import ROUTERS, create_web
+from monitor.web.app import API_PAGES, ROUTERS, create_web
 from monitor.web.auth import PUBLIC_PATHS, SESSION_COOKIE
 from tests.conftest import AppFactory
 from tests.webkit import PASSWORD, Clock, sign_in, web_client
@@ -47,7 +47,7 @@ def test_every_route_refuses_an_anonymous_request(app: App) -> None:
         if path in PUBLIC_PATHS:
             continue
         response = client.request(method, path)
-        if method == "GET" and not path.startswith("/api"):
+        if method == "GET" and (not path.startswith("/api") or path in API_PAGES):
             assert response.status_code == 303, (method, path, response.status_code)
             assert response.headers["location"].startswith("/login?next="), (method, path)
         else:

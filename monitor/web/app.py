@@ -117,8 +117,12 @@ async def _headers(
     return response
 
 
+# Pages a person opens in a browser, though they live under /api.
+API_PAGES = frozenset({"/api/docs"})
+
+
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api")
+    return request.url.path.startswith("/api") and request.url.path not in API_PAGES
 
 
 def _handlers(web: FastAPI) -> None:
