@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bench import analyze, crawl, extract, ingest, stories
+from bench import analyze, crawl, extract, ingest, search, stories
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,6 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extract.add_command(commands)
     crawl.add_command(commands)
     stories.add_command(commands)
+    search.add_command(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.func(args))

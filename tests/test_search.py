@@ -19,6 +19,7 @@ from monitor.storage import db, repo, search
 from monitor.storage.models import Analysis as AnalysisRow
 from monitor.storage.models import Item
 from monitor.storage.search import SearchQuery, backend_of, iter_search
+from monitor.storage.searchindex import PostgreSQLIndex
 from monitor.storage.searchtext import parse, snippet
 from nlp.base import Analysis, Place
 from tests.conftest import AppFactory, Database
@@ -249,6 +250,73 @@ def test_relevance_puts_the_items_most_about_the_words_first(app: App) -> None:
 
     assert find(app, text="đê", sort="relevance") == ["many", "once"]
     assert find(app, text="đê") == ["once", "many"]
+
+
+def test_past_the_relevance_pool_come_the_older_matches_newest_first(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(
+        app,
+        *[Entry(f"n{n}", "Đê", "đê " * (n + 1), hours=n) for n in range(5)],
+        Entry("other", "Tin khác", hours=9),
+    )
+    monkeypatch.setattr(search, "RELEVANCE_POOL", 2)
+
+    pages = [find(app, text="đê", sort="relevance", per_page=2, page=p) for p in (1, 2, 3)]
+    with app.sessions() as session:
+        exported = list(iter_search(session, SearchQuery(text="đê", sort="relevance")))
+
+    # The two newest (n4, n3) weighed against each other, then n2, n1, n0 by date.
+    assert pages == [["n4", "n3"], ["n2", "n1"], ["n0"]]
+    assert [h.url.rsplit("/", 1)[1] for h in exported] == [f"n{n}.html" for n in (4, 3, 2, 1, 0)]
+
+
+def test_a_word_both_asked_for_and_excluded_finds_nothing(app: App) -> None:
+    store(app, Entry("x", "Tỉnh Nam Định"))
+
+    assert find(app, text="tỉnh -tinh") == []
+    assert find(app, text='"nam dinh" -"Nam Định"') == []
+
+
+def _everything(app: App) -> list[Any]:
+    """The answers to a spread of queries: pages in each order, and an export."""
+    answers: list[Any] = []
+    for sort in ("newest", "oldest", "severity", "relevance"):
+        for page in (1, 2, 3):
+            answers.append(find(app, text="tin", sort=sort, per_page=3, page=page))
+        answers.append(find(app, sort=sort, severity="alert", per_page=2))
+    with app.sessions() as session:
+        for sort in ("newest", "severity", "relevance"):
+            answers.append(
+                [h.item_id for h in iter_search(session, SearchQuery(text="tin", sort=sort))]
+            )
+    return answers
+
+
+def test_every_plan_gives_the_same_answers(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    store(
+        app,
+        *[
+            Entry(
+                f"n{n}",
+                f"Tin {n}",
+                "tin " * (n % 4),
+                hours=n,
+                severity=("alert", "none", "watch")[n % 3],
+            )
+            for n in range(10)
+        ],
+    )
+    monkeypatch.setattr(search, "RELEVANCE_POOL", 4)
+    monkeypatch.setattr(search, "_BATCH", 3)
+    expected = _everything(app)
+
+    # PostgreSQL: the date index walked even for few matches, then the fence stopped early.
+    monkeypatch.setattr(PostgreSQLIndex, "FEW", -1)
+    assert _everything(app) == expected
+    monkeypatch.setattr(PostgreSQLIndex, "FEW", 10**9)
+    monkeypatch.setattr(PostgreSQLIndex, "FEW_GUARD", 2)
+    assert _everything(app) == expected
 
 
 def test_pages_and_totals(app: App, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,9 @@ lookup. Dates are the item's ``dated_at``: when it was published, else when it w
 in whole seconds (``since`` inclusive, ``until`` exclusive).
 
 Orders: newest/oldest by date then id; severity, most severe first, then newest; relevance,
-the RELEVANCE_POOL newest matches most relevant first (ranking every match of a common word
-reads every match: hundreds of milliseconds at a million items). Totals are counted up to
+the RELEVANCE_POOL newest matches most relevant first, then older matches newest first
+(ranking every match of a common word reads every match: hundreds of milliseconds at a million
+items). Totals are counted up to
 COUNT_CAP: counting ten thousand matches of a common word took 0.4-0.9 s on PostgreSQL with a
 million items (each match is a heap visit), a thousand 10-60 ms; ``has_next`` says whether a
 later page has hits whatever the total says.
@@ -22,6 +23,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -189,12 +191,13 @@ def index_query(q: SearchQuery) -> IndexQuery | None:
 def search(session: Session, query: SearchQuery) -> SearchPage:
     """One page of the items matching the query, and how many match (up to COUNT_CAP)."""
     asked = index_query(query)
-    if asked is None:
+    if asked is None or asked.parsed.contradictory:
         return SearchPage([], 0, False, query.page, query.per_page)
     index = index_for(session)
     counted = index.count(session, asked, COUNT_CAP + 1)
+    matches = counted if counted <= COUNT_CAP else None
     offset = (query.page - 1) * query.per_page
-    ids = _page_ids(session, index, asked, query.sort, offset, query.per_page + 1)
+    ids = _page_ids(session, index, asked, query.sort, offset, query.per_page + 1, matches)
     hits = hydrate(session, ids[: query.per_page], asked.parsed)
     return SearchPage(
         hits,
@@ -207,15 +210,60 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
 
 
 def _page_ids(
-    session: Session, index: SearchIndex, asked: IndexQuery, sort: str, offset: int, limit: int
+    session: Session,
+    index: SearchIndex,
+    asked: IndexQuery,
+    sort: str,
+    offset: int,
+    limit: int,
+    matches: int | None,
 ) -> list[int]:
     if sort == "relevance" and asked.parsed.positive:
-        return index.ranked(session, asked, RELEVANCE_POOL, limit, offset)
+        return _by_relevance(session, index, asked, offset, limit, matches)
     if sort == "severity":
-        return _by_severity(session, index, asked, offset, limit)
-    return [
-        i for _, i in index.ids(session, asked, newest=sort != "oldest", limit=limit, offset=offset)
-    ]
+        return _by_severity(session, index, asked, offset, limit, matches)
+    newest = sort != "oldest"
+    rows = index.ids(session, asked, newest=newest, limit=limit, offset=offset, matches=matches)
+    return [i for _, i in rows]
+
+
+def _pool_end(
+    session: Session, index: SearchIndex, asked: IndexQuery, matches: int | None
+) -> Key | None:
+    """The key of the oldest match in the relevance pool; None if every match is in it."""
+    last = index.ids(
+        session, asked, newest=True, limit=1, offset=RELEVANCE_POOL - 1, matches=matches
+    )
+    return last[0][0] if last else None
+
+
+def _by_relevance(
+    session: Session,
+    index: SearchIndex,
+    asked: IndexQuery,
+    offset: int,
+    limit: int,
+    matches: int | None,
+) -> list[int]:
+    """The pool most relevant first; past it, the older matches newest first."""
+    found = []
+    if offset < RELEVANCE_POOL:
+        found = index.ranked(session, asked, RELEVANCE_POOL, limit, offset, matches)
+    if len(found) == limit or (matches is not None and matches <= RELEVANCE_POOL):
+        return found
+    end = _pool_end(session, index, asked, matches)
+    if end is None:
+        return found
+    rest = index.ids(
+        session,
+        asked,
+        newest=True,
+        limit=limit - len(found),
+        offset=max(0, offset - RELEVANCE_POOL),
+        after=end,
+        matches=matches,
+    )
+    return found + [i for _, i in rest]
 
 
 def _levels() -> list[tuple[Facet, ...]]:
@@ -229,7 +277,12 @@ def _levels() -> list[tuple[Facet, ...]]:
 
 
 def _by_severity(
-    session: Session, index: SearchIndex, asked: IndexQuery, offset: int, limit: int
+    session: Session,
+    index: SearchIndex,
+    asked: IndexQuery,
+    offset: int,
+    limit: int,
+    matches: int | None,
 ) -> list[int]:
     """Most severe first, newest first within a severity: one level after another."""
     found: list[int] = []
@@ -242,7 +295,14 @@ def _by_severity(
             if here <= offset:
                 offset -= here
                 continue
-        rows = index.ids(session, at_level, newest=True, limit=limit - len(found), offset=offset)
+        rows = index.ids(
+            session,
+            at_level,
+            newest=True,
+            limit=limit - len(found),
+            offset=offset,
+            matches=matches,
+        )
         found += [i for _, i in rows]
         offset = 0
     return found
@@ -252,28 +312,40 @@ def iter_search(session: Session, query: SearchQuery, limit: int = 50_000) -> It
     """Every hit of the query in its order (page and per_page ignored), at most ``limit``.
 
     Streams in batches; hits carry no snippets (for a CSV export). By relevance, the order is
-    the one ``search`` gives: the RELEVANCE_POOL newest matches, most relevant first.
+    the one ``search`` gives: the RELEVANCE_POOL newest matches most relevant first, then the
+    older ones newest first.
     """
     asked = index_query(query)
-    if asked is None or limit < 1:
+    if asked is None or asked.parsed.contradictory or limit < 1:
         return
     index = index_for(session)
-    for ids in _batches(session, index, asked, query.sort, limit):
+    counted = index.count(session, asked, COUNT_CAP + 1)
+    matches = counted if counted <= COUNT_CAP else None
+    for ids in _batches(session, index, asked, query.sort, limit, matches):
         yield from hydrate(session, ids, asked.parsed, snippets=False)
 
 
 def _batches(
-    session: Session, index: SearchIndex, asked: IndexQuery, sort: str, limit: int
+    session: Session,
+    index: SearchIndex,
+    asked: IndexQuery,
+    sort: str,
+    limit: int,
+    matches: int | None,
 ) -> Iterator[list[int]]:
     if sort == "relevance" and asked.parsed.positive:
-        ranked = index.ranked(session, asked, min(RELEVANCE_POOL, limit), limit, 0)
+        ranked = index.ranked(session, asked, RELEVANCE_POOL, limit, 0, matches)
         for start in range(0, len(ranked), _BATCH):
             yield ranked[start : start + _BATCH]
+        end = _pool_end(session, index, asked, matches) if len(ranked) < limit else None
+        if end is not None:
+            yield from _keyset(session, index, asked, True, limit - len(ranked), matches, end)
         return
     levels = _levels() if sort == "severity" else [()]
     left = limit
     for level in levels:
-        for ids in _keyset(session, index, asked.where(*level), sort != "oldest", left):
+        at_level = asked.where(*level)
+        for ids in _keyset(session, index, at_level, sort != "oldest", left, matches):
             left -= len(ids)
             yield ids
         if left <= 0:
@@ -281,17 +353,40 @@ def _batches(
 
 
 def _keyset(
-    session: Session, index: SearchIndex, asked: IndexQuery, newest: bool, limit: int
+    session: Session,
+    index: SearchIndex,
+    asked: IndexQuery,
+    newest: bool,
+    limit: int,
+    matches: int | None,
+    after: Key | None = None,
 ) -> Iterator[list[int]]:
     """Matches in date order, a batch at a time, each batch continuing after the last key."""
-    after: Key | None = None
     while limit > 0:
-        rows = index.ids(session, asked, newest=newest, limit=min(_BATCH, limit), after=after)
+        size = min(_BATCH, limit)
+        rows = index.ids(session, asked, newest=newest, limit=size, after=after, matches=matches)
         if not rows:
             return
         yield [i for _, i in rows]
         limit -= len(rows)
         after = rows[-1][0]
+
+
+_HIT_COLUMNS = (
+    Item.id,
+    Item.title,
+    Item.url,
+    Item.source_id,
+    Item.kind,
+    Item.published_at,
+    Item.fetched_at,
+    Item.story_id,
+    Analysis.relevant,
+    Analysis.topic,
+    Analysis.sentiment,
+    Analysis.severity,
+    Analysis.places,
+)
 
 
 def hydrate(
@@ -300,36 +395,32 @@ def hydrate(
     """The items of these ids as hits, in this order (ids of items since deleted are skipped)."""
     if not ids:
         return []
-    stmt = (
-        select(Item, Analysis)
-        .outerjoin(Analysis, Analysis.item_id == Item.id)
-        .where(Item.id.in_(ids))
-    )
-    rows = {item.id: (item, analysis) for item, analysis in session.execute(stmt)}
-    return [_hit(*rows[i], parsed, snippets) for i in ids if i in rows]
+    columns = (*_HIT_COLUMNS, Item.text) if snippets else _HIT_COLUMNS
+    stmt = select(*columns).outerjoin(Analysis, Analysis.item_id == Item.id).where(Item.id.in_(ids))
+    rows = {row.id: row for row in session.execute(stmt)}
+    return [_hit(rows[i], parsed, snippets) for i in ids if i in rows]
 
 
-def _place_names(analysis: Analysis | None) -> list[str]:
-    places = analysis.places if analysis is not None else None
+def _place_names(places: Any) -> list[str]:
     names = (p.get("name") for p in places or () if isinstance(p, dict))
     return list(dict.fromkeys(str(n) for n in names if n))
 
 
-def _hit(item: Item, analysis: Analysis | None, parsed: ParsedQuery, snippets: bool) -> SearchHit:
+def _hit(row: Any, parsed: ParsedQuery, snippets: bool) -> SearchHit:
     return SearchHit(
-        item_id=item.id,
-        title=item.title,
-        url=item.url,
-        source_id=item.source_id,
-        kind=item.kind,
-        published_at=item.published_at,
-        fetched_at=item.fetched_at,
-        story_id=item.story_id,
-        relevant=analysis.relevant if analysis else None,
-        topic=analysis.topic if analysis else None,
-        sentiment=analysis.sentiment if analysis else None,
-        severity=analysis.severity if analysis else None,
-        places=_place_names(analysis),
-        snippet=snippet(item.text, parsed) if snippets else [],
-        title_segments=highlight(item.title, parsed) if snippets else [],
+        item_id=row.id,
+        title=row.title,
+        url=row.url,
+        source_id=row.source_id,
+        kind=row.kind,
+        published_at=row.published_at,
+        fetched_at=row.fetched_at,
+        story_id=row.story_id,
+        relevant=row.relevant,
+        topic=row.topic,
+        sentiment=row.sentiment,
+        severity=row.severity,
+        places=_place_names(row.places),
+        snippet=snippet(row.text, parsed) if snippets else [],
+        title_segments=highlight(row.title, parsed) if snippets else [],
     )

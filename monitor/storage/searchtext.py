@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nlp.normalize import fold
@@ -88,6 +87,12 @@ class ParsedQuery:
         """The clauses an item must not match."""
         return tuple(c for c in self.clauses if c.negated)
 
+    @property
+    def contradictory(self) -> bool:
+        """Whether a clause is both asked for and excluded ("tỉnh -tỉnh"): nothing can match."""
+        excluded = {(c.words, c.prefix) for c in self.negative}
+        return any((c.words, c.prefix) in excluded for c in self.positive)
+
     def __bool__(self) -> bool:
         return bool(self.clauses)
 
@@ -120,40 +125,28 @@ def _clause(raw: str, prefix: bool, negated: bool) -> Clause | None:
     return Clause(found, prefix and len(found[-1]) >= MIN_PREFIX, negated)
 
 
-def clause_at(clause: Clause, folded: Sequence[str], start: int) -> bool:
-    """Whether the clause's words are the folded words from ``start`` on."""
-    if start + len(clause.words) > len(folded):
-        return False
-    *whole, last = clause.words
-    if any(folded[start + n] != w for n, w in enumerate(whole)):
-        return False
-    word = folded[start + len(whole)]
-    return word.startswith(last) if clause.prefix else word == last
+def clause_pattern(clause: Clause) -> re.Pattern[str]:
+    """A regex finding the clause in folded text (words there are separated by spaces)."""
+    *whole, last = (re.escape(w) for w in clause.words)
+    tail = rf"{last}\S*" if clause.prefix else last
+    return re.compile(r"(?<!\S)" + r"\s+".join([*whole, tail]) + r"(?!\S)")
 
 
 # --- snippets -------------------------------------------------------------------------------------
 
 SNIPPET_CHARS = 240  # about two lines of a results table
 _LEAD = 60  # characters kept before the first match
-_WORD = re.compile(r"\S+")
-
-
-def _folded_words(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    found = list(_WORD.finditer(fold_words(text)))
-    return [m.group() for m in found], [m.span() for m in found]
 
 
 def matched_spans(text: str, query: ParsedQuery) -> list[tuple[int, int]]:
-    """Where the positive clauses match in ``text`` (a phrase is one span), in order."""
-    found, spans = _folded_words(text)
-    hits: list[tuple[int, int]] = []
-    for clause in query.positive:
-        size = len(clause.words)
-        for start in range(len(found) - size + 1):
-            if clause_at(clause, found, start):
-                hits.append((spans[start][0], spans[start + size - 1][1]))
+    """Where the positive clauses match in ``text`` (a phrase is one span), in order.
+
+    Found in the folded text, which has the same length: the spans are the stored text's.
+    """
+    folded = fold_words(text)
+    hits = sorted(m.span() for c in query.positive for m in clause_pattern(c).finditer(folded))
     merged: list[tuple[int, int]] = []
-    for a, b in sorted(hits):
+    for a, b in hits:
         # Overlapping, or only spaces between: one mark ("Hải Hậu", not "Hải" and "Hậu").
         if merged and (a <= merged[-1][1] or text[merged[-1][1] : a].isspace()):
             merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
@@ -162,14 +155,12 @@ def matched_spans(text: str, query: ParsedQuery) -> list[tuple[int, int]]:
     return merged
 
 
-def highlight(
-    text: str, query: ParsedQuery, start: int = 0, end: int | None = None
+def _segments(
+    text: str, spans: list[tuple[int, int]], start: int, end: int
 ) -> list[tuple[str, bool]]:
-    """``text[start:end]`` as plain segments, True where a searched word or phrase matched."""
-    end = len(text) if end is None else end
     segments: list[tuple[str, bool]] = []
     at = start
-    for a, b in matched_spans(text, query) if query else []:
+    for a, b in spans:
         a, b = max(a, at), min(b, end)
         if a >= b:
             continue
@@ -178,6 +169,11 @@ def highlight(
         at = b
     segments.append((text[at:end], False))
     return [(piece, hit) for piece, hit in segments if piece]
+
+
+def highlight(text: str, query: ParsedQuery) -> list[tuple[str, bool]]:
+    """``text`` as plain segments, True where a searched word or phrase matched."""
+    return _segments(text, matched_spans(text, query) if query else [], 0, len(text))
 
 
 def snippet(text: str, query: ParsedQuery, size: int = SNIPPET_CHARS) -> list[tuple[str, bool]]:
@@ -191,7 +187,7 @@ def snippet(text: str, query: ParsedQuery, size: int = SNIPPET_CHARS) -> list[tu
     end = len(text) if start + size >= len(text) else _cut_before(text, start + size, start)
     while end > start and end < len(text) and text[end - 1].isspace():
         end -= 1
-    body = highlight(text, query, start, end)
+    body = _segments(text, spans, start, end)
     if start > 0:
         body.insert(0, ("…", False))
     if end < len(text):
