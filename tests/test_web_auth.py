@@ -268,3 +268,9 @@ def test_users_token_command_creates_a_working_token_and_revokes_it(
     revoked = runner.invoke(cli, [*config, "users", "token", "revoke", token_id.group(1)])
     twice = runner.invoke(cli, [*config, "users", "token", "revoke", token_id.group(1)])
     assert revoked.exit_code == 0 and twice.exit_code == 1
+
+
+def test_language_switch_keeps_the_page_and_its_query(app: App) -> None:
+    viewer = web_client(app, "canbo", "viewer")
+    html = viewer.get("/sources?done=x&source=y").text
+    assert 'href="/sources?done=x&amp;source=y&amp;lang=en"' in html

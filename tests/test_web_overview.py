@@ -178,12 +178,15 @@ def test_top_topics_and_places_link_to_the_search(app: App, clock: Clock) -> Non
 
     html = viewer.get("/").text
 
-    topics = re.findall(r'<a href="(/search\?topic=[^"]+)">([^<]+)</a></td><td>(\d+)</td><td>(\d+)</td>', html)  # fmt: skip
+    topics = re.findall(r'<a href="(/search\?topic=[^"&]+)&amp;relevant=yes&amp;since=\d{4}-\d\d-\d\d">([^<]+)</a></td><td>(\d+)</td><td>(\d+)</td>', html)  # fmt: skip
     assert topics == [
         ("/search?topic=health", app.settings.topics["health"], "2", "1"),
         ("/search?topic=education", app.settings.topics["education"], "1", "0"),
     ]
-    places = re.findall(r'<a href="(/search\?place=[^"]+)">([^<]+)</a></td><td>(\d+)</td>', html)
+    places = re.findall(
+        r'<a href="(/search\?place=[^"&]+)&amp;relevant=yes&amp;since=\d{4}-\d\d-\d\d">([^<]+)</a></td><td>(\d+)</td>',
+        html,
+    )
     assert places == [
         ("/search?place=X%C3%A3+H%E1%BA%A3i+%C4%90%C3%B4ng", COMMUNE, "2"),
         ("/search?place=Ph%C6%B0%E1%BB%9Dng+L%E1%BB%99c+H%E1%BA%A1", "Phường Lộc Hạ", "1"),

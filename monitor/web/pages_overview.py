@@ -132,8 +132,11 @@ def _tops(page: Page, since: datetime, until: datetime) -> tuple[list[Top], list
     topics = overview.top_keys(sessions, "topic", since, until, TOP_LIMIT)
     places = overview.top_keys(sessions, "place", since, until, TOP_LIMIT)
 
+    # The search shows what was counted: relevant items since the window's first local day.
+    first_day = since.astimezone(page.monitor.settings.tz).strftime("%Y-%m-%d")
+
     def top(row: KeyCount, name: str, field: str) -> Top:
-        return Top(name, row.total, row.negative, _search(field, row.key))
+        return Top(name, row.total, row.negative, _search(field, row.key, first_day))
 
     return (
         [top(row, names.get(row.key, row.key), "topic") for row in topics],
@@ -141,8 +144,8 @@ def _tops(page: Page, since: datetime, until: datetime) -> tuple[list[Top], list
     )
 
 
-def _search(field: str, value: str) -> str:
-    return "/search?" + urlencode({field: value})
+def _search(field: str, value: str, since: str) -> str:
+    return "/search?" + urlencode({field: value, "relevant": "yes", "since": since})
 
 
 def _by_severity(counts: dict[str, int]) -> list[tuple[str, int]]:

@@ -76,6 +76,11 @@ class Page:
         """The text in the page language (pages carry both: Vietnamese first, English)."""
         return en if self.lang == "en" else vi
 
+    def with_lang(self, code: str) -> str:
+        """This page's address (its query kept) in another language."""
+        query = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
+        return self.request.url.path + "?" + urlencode([*query, ("lang", code)])
+
     def local(self, when: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
         """An aware time shown in the configured time zone; '—' for none."""
         if when is None:
