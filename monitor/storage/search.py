@@ -44,7 +44,7 @@ SORTS = ("newest", "oldest", "relevance", "severity")
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 COUNT_CAP = 1_000  # totals above this are shown as "more than 1,000" (see the module docstring)
-RELEVANCE_POOL = 500  # by relevance: the newest this many matches, most relevant first
+RELEVANCE_POOL = 200  # by relevance: the newest this many matches, most relevant first
 _BATCH = 500
 Segments = list[tuple[str, bool]]
 
