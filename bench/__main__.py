@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bench import analyze, crawl, extract, ingest, search, stories
+from bench import analyze, crawl, extract, ingest, pages, search, stories
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     crawl.add_command(commands)
     stories.add_command(commands)
     search.add_command(commands)
+    pages.add_command(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.func(args))
