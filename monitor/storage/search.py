@@ -8,13 +8,14 @@ Filters are facet tokens in the same index (``searchindex``), so words and filte
 lookup. Dates are the item's ``dated_at``: when it was published, else when it was collected,
 in whole seconds (``since`` inclusive, ``until`` exclusive).
 
-Orders: newest/oldest by date then id; severity, most severe first, then newest; relevance,
-the RELEVANCE_POOL newest matches most relevant first, then older matches newest first
-(ranking every match of a common word reads every match: hundreds of milliseconds at a million
-items). Totals are counted up to
-COUNT_CAP: counting ten thousand matches of a common word took 0.4-0.9 s on PostgreSQL with a
-million items (each match is a heap visit), a thousand 10-60 ms; ``has_next`` says whether a
-later page has hits whatever the total says.
+Orders: newest/oldest by date, then id (on SQLite, items of the same second by id alone);
+severity, most severe first, then newest; relevance, the RELEVANCE_POOL newest matches most
+relevant first, then the older matches newest first (ranking every match of a common word
+reads every match: hundreds of milliseconds at a million items).
+
+Totals are counted up to COUNT_CAP, then shown as "more than": at a million items, counting
+ten thousand matches of a common word took 0.4-0.9 s on PostgreSQL (each match is a row
+read), a thousand 10-60 ms. ``has_next`` says whether the next page has hits.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ SQLite: ``items_search``, a contentless FTS5 table (search_text, facets) whose r
 item's date in whole seconds since 2000, shifted 32 bits left, or-ed with the item id (see
 migration 0006): newest first is rowid order, a date range is a rowid range, and a search with
 filters is one MATCH: no row of ``items`` is read until the page's hits are known.
-PostgreSQL: ``items.search_vector`` (words and facet tokens) with a GIN index, dates from
-``items.dated_at`` and its index; the planner chooses between them.
+PostgreSQL: ``items_search`` (item_id, dated_at, vector of words and facet tokens), a narrow
+table with a GIN index on the vector and a btree on the date; ``PostgreSQLIndex`` says which
+of the two it reads, and why.
 
 Both take an ``IndexQuery`` (text clauses, facet tokens, a range of whole seconds) and give item
 ids; a key (the rowid, or (dated_at, id)) lets a long export continue where a batch ended.
@@ -100,8 +101,13 @@ class SearchIndex(Protocol):
         """Item ids of the ``pool`` newest matches, most relevant first."""
 
 
+def _string(words: str) -> str:
+    """An FTS5 string: its words are letters and digits only, so nothing in it is syntax."""
+    return f'"{words}"'
+
+
 def _quoted(clause: Clause) -> str:
-    return f'"{" ".join(clause.words)}"{"*" if clause.prefix else ""}'
+    return _string(" ".join(clause.words)) + ("*" if clause.prefix else "")
 
 
 def _fts_or(items: Sequence[str]) -> str:
@@ -115,16 +121,16 @@ class SQLiteIndex:
         """The query as one FTS5 MATCH expression; every word and token is a quoted string."""
         parsed = query.parsed
         positive = [
-            f"facets : {_fts_or([f'{chr(34)}{t}{chr(34)}' for t in f.tokens])}"
+            f"facets : {_fts_or([_string(t) for t in f.tokens])}"
             for f in query.facets
             if not f.negated
         ]
         if parsed.positive:
             positive.insert(0, f"search_text : ({' '.join(_quoted(c) for c in parsed.positive)})")
         if not positive:
-            positive = [f'facets : "{FACET_ALL}"']
+            positive = [f"facets : {_string(FACET_ALL)}"]
         negative = [f"search_text : {_quoted(c)}" for c in parsed.negative]
-        negative += [f'facets : "{t}"' for f in query.facets if f.negated for t in f.tokens]
+        negative += [f"facets : {_string(t)}" for f in query.facets if f.negated for t in f.tokens]
         expression = " AND ".join(positive)
         if negative:
             expression = f"({expression}) NOT {_fts_or(negative)}"
@@ -221,8 +227,10 @@ class PostgreSQLIndex:
     materialised CTE, stopped at FEW_GUARD) and sorted: the cheaper way by either count.
     """
 
-    FEW = 1.2  # measured: a row read through GIN costs about 3/4 of one tested on the date walk
-    FEW_GUARD = 50_000
+    # A match read through GIN costs about what a row tested on the date walk does; the factor
+    # was tuned with python -m bench search at a million items.
+    FEW = 1.2
+    FEW_GUARD = 50_000  # the estimate was far off: walk the dates after all
 
     def expression(self, query: IndexQuery) -> str:
         """The query as to_tsquery text: words and tokens are letters and digits only."""
