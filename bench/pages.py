@@ -18,7 +18,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 from bench import searchdata as data
 from bench.ingest import peak_rss_mib, positive_arg, verdict
-from bench.search import _libpq, postgres_url
+from bench.search import _libpq, fresh_schema, postgres_url
 from monitor import accounts
 from monitor.bootstrap import build_app
 from monitor.config import Settings
@@ -193,13 +192,7 @@ def run_pages(args: argparse.Namespace) -> int:
 def _run_postgresql(args: argparse.Namespace, corpus: data.Corpus, url: str) -> int:
     from sqlalchemy import text
 
-    schema = f"bench_pages_{uuid.uuid4().hex[:10]}"
-    admin = db.make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = db.make_engine(url, schema=schema)
-    try:
-        db.upgrade(engine)
+    with fresh_schema(url, "bench_pages") as (schema, engine):
         began = time.perf_counter()
         rows = data.chunks(data.generate(corpus, args.items, args.seed))
         items = data.fill_postgresql(_libpq(url), schema, rows)
@@ -211,11 +204,6 @@ def _run_postgresql(args: argparse.Namespace, corpus: data.Corpus, url: str) -> 
         fill_s = time.perf_counter() - began
         print_pages("postgresql", items, fill_s, time_pages(engine, url, args.requests))
         return 0
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def add_command(commands: Any) -> None:

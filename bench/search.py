@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from bench import searchdata as data
 from bench.ingest import peak_rss_mib, positive_arg, verdict
 from crawlers.base import ItemRecord
 from monitor.storage import db, repo
+from monitor.storage.db import Engine
 from monitor.storage.search import SearchQuery, search
 from monitor.storage.searchtext import fold_words
 from nlp.base import Analysis, Place
@@ -313,17 +315,29 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def run_postgresql(args: argparse.Namespace, corpus: data.Corpus, url: str) -> Filled:
-    """Fill a fresh schema, then time the queries on it; the schema is dropped afterwards."""
+@contextmanager
+def fresh_schema(url: str, prefix: str) -> Iterator[tuple[str, Engine]]:
+    """A new, migrated schema of the database at ``url`` and an engine on it; dropped afterwards."""
     from sqlalchemy import text
 
-    schema = f"bench_search_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = db.make_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine = db.make_engine(url, schema=schema)
     try:
         db.upgrade(engine)
+        yield schema, engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def run_postgresql(args: argparse.Namespace, corpus: data.Corpus, url: str) -> Filled:
+    """Fill a fresh schema, then time the queries on it; the schema is dropped afterwards."""
+    with fresh_schema(url, "bench_search") as (schema, engine):
         vocab, span = Vocabulary(), list[Any]()
         began = time.perf_counter()
         rows = _observed(data.generate(corpus, args.items, args.seed), vocab, span)
@@ -342,11 +356,6 @@ def run_postgresql(args: argparse.Namespace, corpus: data.Corpus, url: str) -> F
         queries = make_queries(vocab, args.queries, args.seed, (span[0], span[-1]))
         filled.timed = time_queries(sessions, queries)
         return filled
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _pg_sizes(engine: Any) -> tuple[int, int, int]:

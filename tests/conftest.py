@@ -207,3 +207,22 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             "PostgreSQL not exercised: MONITOR_TEST_DATABASE_URL is not set"
         )
+
+
+@pytest.fixture
+def small_corpora(tmp_path: Path) -> Path:
+    """The first 400 rows of each topic corpus the search benchmarks read (reading them whole
+    would be most of a test); skipped when ../shared/data is not there."""
+    import gzip
+    import itertools
+
+    from bench.searchdata import CORPORA, DATA
+
+    if not all((DATA / name).is_file() for name in CORPORA):
+        pytest.skip(f"the topic corpora are not in {DATA}")
+    folder = tmp_path / "corpora"
+    folder.mkdir()
+    for name in CORPORA:
+        with gzip.open(DATA / name, "rb") as source, gzip.open(folder / name, "wb") as small:
+            small.writelines(itertools.islice(source, 400))
+    return folder

@@ -5,7 +5,6 @@ No figure is asserted against a target; the benchmark reports those, this only c
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import re
 from pathlib import Path
@@ -14,32 +13,21 @@ import pytest
 
 from bench.__main__ import main
 from bench.search import CLASSES
-from bench.searchdata import CORPORA, DATA, generate, load_corpus
+from bench.searchdata import generate, load_corpus
 from tests.conftest import PG_URL
-
-
-@pytest.fixture
-def small_data(tmp_path: Path) -> Path:
-    """The first 400 rows of each topic corpus (reading them whole would be most of the test)."""
-    if not all((DATA / name).is_file() for name in CORPORA):
-        pytest.skip(f"the topic corpora are not in {DATA}")
-    for name in CORPORA:
-        with gzip.open(DATA / name, "rb") as source, gzip.open(tmp_path / name, "wb") as small:
-            small.writelines(itertools.islice(source, 400))
-    return tmp_path
 
 
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def test_a_small_run_prints_fill_size_and_latencies(
-    small_data: Path, backend: str, capsys: pytest.CaptureFixture[str]
+    small_corpora: Path, backend: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if backend == "postgresql" and not PG_URL:
         pytest.skip("MONITOR_TEST_DATABASE_URL is not set")
     code = main(
         ["search", "--items", "600", "--queries", "30", "--writes", "40"]
-        + ["--backend", backend, "--data", str(small_data)]
+        + ["--backend", backend, "--data", str(small_corpora)]
     )
 
     out = capsys.readouterr().out
@@ -57,8 +45,8 @@ def test_a_small_run_prints_fill_size_and_latencies(
     assert re.search(r"^p95 [\d.]+ ms +\[target < 100 ms: (PASS|MISS)\]", out, re.MULTILINE)
 
 
-def test_generated_items_name_the_province_in_about_a_third(small_data: Path) -> None:
-    rows = list(generate(load_corpus(small_data), 3000, seed=7))
+def test_generated_items_name_the_province_in_about_a_third(small_corpora: Path) -> None:
+    rows = list(generate(load_corpus(small_corpora), 3000, seed=7))
 
     relevant = [r for r in rows if r.relevant]
     assert 0.28 < len(relevant) / len(rows) < 0.38
