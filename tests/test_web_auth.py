@@ -169,9 +169,10 @@ def test_sign_in_goes_back_only_to_local_pages(app: App) -> None:
         ("/sources", "/sources"),
         ("//evil.example/x", "/"),
         ("https://evil.example", "/"),
+        ("/\t//evil.example", "/"),
     ):
         client = TestClient(create_web(app, clock=Clock()), follow_redirects=False)
-        page = client.get(f"/login?next={target}")
+        page = client.get("/login", params={"next": target})
         token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
         assert token
         response = client.post(
@@ -274,3 +275,16 @@ def test_language_switch_keeps_the_page_and_its_query(app: App) -> None:
     viewer = web_client(app, "canbo", "viewer")
     html = viewer.get("/sources?done=x&source=y").text
     assert 'href="/sources?done=x&amp;source=y&amp;lang=en"' in html
+
+
+def test_control_characters_in_api_search_parameters_are_not_an_error(app: App) -> None:
+    accounts.add_user(app.sessions, "bot", "viewer", PASSWORD)
+    _id, secret = accounts.create_token(app.sessions, "bot", "test", "test")
+    client = TestClient(create_web(app, clock=Clock()))
+    answer = client.get(
+        "/api/items",
+        params={"q": "nam\x00dinh", "place": "\x00", "source": "a\x00b"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"] == []

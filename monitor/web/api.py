@@ -35,6 +35,7 @@ from monitor.storage import apiqueries, db
 from monitor.storage.search import SearchHit, SearchQuery, search
 from monitor.web import api_models as m
 from monitor.web.auth import need, now_of
+from monitor.web.pages_search import clean_param
 from monitor.web.render import Page
 from nlp.base import SEVERITIES
 
@@ -99,7 +100,7 @@ def _query(request: Request, principal: Principal, filters: m.ItemFilters) -> Se
     if filters.topic is not None and filters.topic not in settings.topics:
         known = ", ".join(settings.topics)
         raise HTTPException(422, f"Chủ đề không có / unknown topic {filters.topic!r}: {known}")
-    text = " ".join(filters.q.split())
+    text = " ".join(clean_param(filters.q).split())
     sort = filters.sort or ("relevance" if text else "newest")
     return SearchQuery(
         text=text,
@@ -109,9 +110,9 @@ def _query(request: Request, principal: Principal, filters: m.ItemFilters) -> Se
         sentiment=filters.sentiment,
         severity=filters.severity,
         min_severity=filters.min_severity,
-        source_id=filters.source,
+        source_id=clean_param(filters.source) if filters.source else None,
         kind=filters.kind,
-        place=" ".join(filters.place.split()) if filters.place else None,
+        place=" ".join(clean_param(filters.place).split()) if filters.place else None,
         relevant={"any": None, "yes": True, "no": False}[filters.relevant],
         sources=principal.scope,
         sort=sort if text or sort != "relevance" else "newest",

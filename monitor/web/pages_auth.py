@@ -30,6 +30,9 @@ def safe_next(target: str | None) -> str:
     """A local path to go to after signing in; anything else (another site) becomes /."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return "/"
+    # Browsers and urlsplit drop tabs and newlines: "/\t//evil.example" would become "//evil...".
+    if any(ch < " " or ch in "\x7f\\" for ch in target):
+        return "/"
     return target
 
 

@@ -255,15 +255,15 @@ def resolve_place(typed: str, names: tuple[str, ...]) -> tuple[str, tuple[str, .
     return typed, ()
 
 
-def _clean(value: str) -> str:
-    # Control characters mean nothing in a search and PostgreSQL refuses NUL in any string.
+def clean_param(value: str) -> str:
+    """A query parameter with control characters as spaces (PostgreSQL refuses NUL anywhere)."""
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in value)
 
 
 def parse(raw: Mapping[str, str], settings: Settings, scope: tuple[str, ...] | None) -> Parsed:
     """The search the query parameters ask for; what cannot be understood is dropped and named."""
     problems: list[Problem] = []
-    params = {name: _clean(value) for name, value in raw.items()}
+    params = {name: clean_param(value) for name, value in raw.items()}
     q = _text(params, problems)
     since, until = _dates(params, problems)
     place, other_places = resolve_place(
