@@ -26,8 +26,9 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tr
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
+from monitor.storage import queries
 from monitor.storage.casestore import OPEN, CaseView
-from monitor.storage.models import Analysis, Case, CrawlRun, Digest, Item, Source, Story
+from monitor.storage.models import Analysis, Case, Digest, Item, Source, Story
 from nlp.base import SEVERITIES
 
 Scope = Collection[str] | None
@@ -312,26 +313,7 @@ def case_visible(session: Session, case_id: int, scope: Scope) -> bool:
 def sources(session: Session, scope: Scope) -> list[SourceView]:
     """The stored sources in scope, by id, with their latest run's status and item counts."""
     wanted = true() if scope is None else Source.id.in_(tuple(scope))
-    # Counted per source on ix_items_source_id (an index-only count, one pass over the index).
-    counts = (
-        select(Item.source_id, func.count().label("n"))
-        .where(_item_in_scope(scope))
-        .group_by(Item.source_id)
-        .subquery()
-    )
-    latest = (
-        select(CrawlRun.source_id, func.max(CrawlRun.id).label("run_id"))
-        .group_by(CrawlRun.source_id)
-        .subquery()
-    )
-    stmt = (
-        select(Source, func.coalesce(counts.c.n, 0), CrawlRun.status)
-        .outerjoin(counts, counts.c.source_id == Source.id)
-        .outerjoin(latest, latest.c.source_id == Source.id)
-        .outerjoin(CrawlRun, CrawlRun.id == latest.c.run_id)
-        .where(wanted)
-        .order_by(Source.id)
-    )
+    stmt = queries.sources_statement(wanted, _item_in_scope(scope))
     return [
         SourceView(
             s.id,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.storage.models import Analysis, Case, CrawlRun, Item, Source
@@ -129,21 +130,33 @@ def recent_items(
         ]
 
 
-def sources_health(sessions: sessionmaker[Session]) -> list[SourceRow]:
-    """Every known source with its latest run status and item count."""
-    counts = select(Item.source_id, func.count().label("n")).group_by(Item.source_id).subquery()
+def sources_statement(
+    sources: ColumnElement[bool] | None = None, items: ColumnElement[bool] | None = None
+) -> Any:
+    """A select of (source, items stored, latest run's status) per source by id, optionally narrowed."""
+    # Counted per source on ix_items_source_id (an index-only count, one pass over the index).
+    counts = select(Item.source_id, func.count().label("n"))
+    if items is not None:
+        counts = counts.where(items)
+    counted = counts.group_by(Item.source_id).subquery()
     latest = (
         select(CrawlRun.source_id, func.max(CrawlRun.id).label("run_id"))
         .group_by(CrawlRun.source_id)
         .subquery()
     )
     stmt = (
-        select(Source, func.coalesce(counts.c.n, 0), CrawlRun.status)
-        .outerjoin(counts, counts.c.source_id == Source.id)
+        select(Source, func.coalesce(counted.c.n, 0), CrawlRun.status)
+        .outerjoin(counted, counted.c.source_id == Source.id)
         .outerjoin(latest, latest.c.source_id == Source.id)
         .outerjoin(CrawlRun, CrawlRun.id == latest.c.run_id)
         .order_by(Source.id)
     )
+    return stmt if sources is None else stmt.where(sources)
+
+
+def sources_health(sessions: sessionmaker[Session]) -> list[SourceRow]:
+    """Every known source with its latest run status and item count."""
+    stmt = sources_statement()
     with sessions() as session:
         return [
             SourceRow(
