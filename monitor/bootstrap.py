@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,10 +22,11 @@ from monitor.storage.db import Engine, Sessions
 from monitor.storage.models import utcnow
 from nlp.analyser import NlpAnalyser
 from nlp.base import Analyser
-from nlp.classify import Classifier
-from nlp.gazetteer import known_provinces, load_gazetteer
+from nlp.classify import MODELS_DIR, Classifier
+from nlp.gazetteer import Gazetteer, known_provinces, load_gazetteer
 from nlp.keyword import KeywordAnalyser
 from nlp.places import PlaceMatcher
+from nlp.relevance import RelevanceModel
 from nlp.severity import SeverityModel
 
 logger = logging.getLogger(__name__)
@@ -104,26 +106,45 @@ def build_fetcher(
     return Fetcher(build_http_client(settings, transport), policy, sleep=sleep)
 
 
-def build_analyser(settings: Settings, *, classify_all: bool = False) -> Analyser:
-    """The analyser for the configured province: the trained models, or the keyword stand-in."""
+def build_analyser(
+    settings: Settings, *, classify_all: bool = False, models_dir: Path | None = None
+) -> Analyser:
+    """The analyser for the configured province: the trained models (shipped, or those under
+    ``models_dir``), or the keyword stand-in."""
     province = settings.province
-    try:
-        gazetteer = load_gazetteer(province.name)
-    except KeyError:
-        raise ConfigError(
-            f"province.name: {province.name!r} is not a province in underthesea's address data; "
-            f"known: {', '.join(known_provinces())}"
-        ) from None
     if settings.analysis.analyser == "keyword":
+        gazetteer = _gazetteer(settings)
         return KeywordAnalyser(gazetteer, province.aliases, province.landmarks, province.keywords)
-    places = PlaceMatcher(gazetteer, province.aliases, province.landmarks, province.keywords)
+    models = models_dir or MODELS_DIR
     return NlpAnalyser(
-        places,
-        Classifier.shipped("topic"),
-        Classifier.shipped("sentiment"),
-        SeverityModel(settings.severity.to_config()),
+        build_places(settings),
+        Classifier.shipped("topic", models),
+        Classifier.shipped("sentiment", models),
+        SeverityModel(
+            settings.severity.to_config(), directory=(models_dir or MODELS_DIR) / "severity"
+        ),
         settings.topics,
         classify_irrelevant=classify_all or settings.analysis.classify_irrelevant,
+        relevance=RelevanceModel(directory=models / "relevance"),
+    )
+
+
+def _gazetteer(settings: Settings) -> Gazetteer:
+    name = settings.province.name
+    try:
+        return load_gazetteer(name)
+    except KeyError:
+        raise ConfigError(
+            f"province.name: {name!r} is not a province in underthesea's address data; "
+            f"known: {', '.join(known_provinces())}"
+        ) from None
+
+
+def build_places(settings: Settings) -> PlaceMatcher:
+    """The configured province's place matcher (gazetteer, aliases, landmarks, keywords)."""
+    province = settings.province
+    return PlaceMatcher(
+        _gazetteer(settings), province.aliases, province.landmarks, province.keywords
     )
 
 

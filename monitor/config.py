@@ -28,13 +28,7 @@ from monitor.config_notify import CaseSettings, DigestSettings, NotifySettings, 
 from monitor.durations import parse_duration
 from monitor.health import HealthPolicy
 from monitor.storage.db import check_url
-from nlp.severity import (
-    DEFAULT_IGNORE,
-    DEFAULT_LEXICON,
-    DEFAULT_TOPIC_RISK,
-    DEFAULT_VIRAL,
-    SeverityConfig,
-)
+from nlp.severity import DEFAULT_IGNORE, DEFAULT_LEXICON, DEFAULT_VIRAL, SeverityConfig
 
 DEFAULT_CONFIG = Path("config.yaml")
 # Environment variables that steer the loader or the tests rather than set a key.
@@ -209,7 +203,6 @@ DEFAULT_TOPICS: dict[str, str] = {
     "other": "Khác",
 }
 _LEVELS = ("watch", "alert", "critical")
-_SEVERITY = SeverityConfig()
 
 
 class AnalysisSettings(_Section):
@@ -221,23 +214,29 @@ class AnalysisSettings(_Section):
 
 
 class SeveritySettings(_Section):
-    """How relevance, alarm words, topic risk, tone and source kind make a severity."""
+    """Overrides of the learnt severity model (nlp/models/severity), and its alarm lexicon."""
 
-    thresholds: dict[str, float] = Field(default_factory=lambda: dict(_SEVERITY.thresholds))
-    term_weights: dict[str, float] = Field(default_factory=lambda: dict(_SEVERITY.term_weights))
-    extra_term: float = Field(default=_SEVERITY.extra_term, ge=0)
-    topic_weight: float = Field(default=_SEVERITY.topic_weight, ge=0)
-    negative_weight: float = Field(default=_SEVERITY.negative_weight, ge=0)
-    viral_weight: float = Field(default=_SEVERITY.viral_weight, ge=0)
-    kind_weights: dict[str, float] = Field(default_factory=lambda: dict(_SEVERITY.kind_weights))
-    topic_risk: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TOPIC_RISK))
+    # The probability from which each level starts; a level left out keeps the shipped threshold.
+    thresholds: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    # Per level, single feature weights replacing the learnt ones ({critical: {"cue:dike": 4}}).
+    weights: dict[str, dict[str, float]] = Field(default_factory=dict)
     lexicon: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {k: tuple(v) for k, v in DEFAULT_LEXICON.items()}
     )
     viral: tuple[str, ...] = DEFAULT_VIRAL
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
-    @field_validator("thresholds", "term_weights", "lexicon")
+    @field_validator("thresholds", "weights")
+    @classmethod
+    def _some_levels(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(value) - set(_LEVELS)
+        if unknown:
+            raise ValueError(
+                f"levels are {', '.join(_LEVELS)}; {', '.join(sorted(unknown))} is not one"
+            )
+        return value
+
+    @field_validator("lexicon")
     @classmethod
     def _three_levels(cls, value: dict[str, Any]) -> dict[str, Any]:
         if set(value) != set(_LEVELS):

@@ -15,9 +15,9 @@ the analyser had said, the new value and a note. Decisions, and why:
   and with the analyst as actor; a raise asks for a notification as any other. A correction
   downward, or to "not relevant", closes nothing: a case is dismissed through the case workflow,
   where the reason is recorded.
-* ``monitor nlp train`` trains on the latest topic and sentiment corrections
-  (``training_feedback``); relevance and severity corrections are shown, not trained on (no
-  model learns them: relevance comes from places, severity from rules).
+* ``monitor nlp train`` trains on the latest topic, sentiment and severity corrections
+  (``training_feedback``), weighing them above the labelled corpus; relevance corrections are
+  shown, not trained on (relevance comes from the places a text names).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ FIELD_NAMES = {
     "sentiment": "sắc thái",
     "severity": "mức độ",
 }
-TRAINABLE = ("topic", "sentiment")  # the fields ``monitor nlp train`` learns from
+TRAINABLE = ("topic", "sentiment", "severity")  # the fields ``monitor nlp train`` learns from
 # What a form may send for relevance, and what is stored (as the analysis says it: true/false).
 _RELEVANT = {"yes": "true", "no": "false", "true": "true", "false": "false"}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,11 +23,17 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from monitor.bootstrap import build_analyser, build_places
 from monitor.cli_support import err, fail
 from monitor.configfile import load_settings
 from monitor.errors import ConfigError, StorageError
 from monitor.feedback import training_feedback
+from nlp import judgement, labelled
 from nlp.classify import MODELS_DIR, ModelError
+from nlp.places import PlaceMatcher
+from nlp.relevance_training import train_relevance
+from nlp.severity_training import train_severity
+from nlp.text import prepare
 from nlp.training import (
     EXAMPLES_DIR,
     RECIPES,
@@ -53,7 +60,10 @@ nlp_cli = typer.Typer(
 )
 
 TaskOption = Annotated[
-    str, typer.Option("--task", "-t", help=f"{' | '.join(RECIPES)} | all", show_default=True)
+    str,
+    typer.Option(
+        "--task", "-t", help="topic | sentiment | relevance | severity | all", show_default=True
+    ),
 ]
 DataOption = Annotated[
     Path, typer.Option("--data", help="Directory of the labelled corpora (*.jsonl.gz).")
@@ -70,6 +80,12 @@ CacheOption = Annotated[
 WorkersOption = Annotated[
     int, typer.Option("--workers", "-w", min=1, help="Processes segmenting texts.")
 ]
+DocsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--docs", help="Write the reliability diagram and severity confusion matrix (PNG) here."
+    ),
+]
 FeedbackOption = Annotated[
     bool | None,
     typer.Option(
@@ -81,11 +97,15 @@ FeedbackOption = Annotated[
 ]
 
 
+# severity last: it reads the topic and tone models' scores
+TASKS = (*RECIPES, "relevance", "severity")
+
+
 def _tasks(task: str) -> list[str]:
     if task == "all":
-        return list(RECIPES)
-    if task not in RECIPES:
-        fail(f"--task must be one of {', '.join(RECIPES)}, all (got {task!r})", 2)
+        return list(TASKS)
+    if task not in TASKS:
+        fail(f"--task must be one of {', '.join(TASKS)}, all (got {task!r})", 2)
     return [task]
 
 
@@ -206,13 +226,15 @@ def train_command(
     for name in tasks:
         try:
             with Progress(console=err, transient=True) as progress:
-                result = train(
-                    name,
-                    paths,
-                    feedback=corrections.get(name, ()),
-                    workers=workers,
-                    progress=_Bar(progress),
-                )
+                if name == "relevance":
+                    result = train_relevance(paths, _places(ctx))
+                else:
+                    result = (train_severity if name == "severity" else partial(train, name))(
+                        paths,
+                        feedback=corrections.get(name, ()),
+                        workers=workers,
+                        progress=_Bar(progress),
+                    )
         except (TrainingError, ModelError, OSError) as exc:
             fail(f"{name}: {exc}", 1)
         manifest = result.manifest
@@ -228,19 +250,77 @@ def train_command(
     print_summary(summary)
 
 
+def _places(ctx: typer.Context) -> PlaceMatcher:
+    try:
+        return build_places(load_settings((ctx.obj or {}).get("config")))
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+
+def judgement_report(ctx: typer.Context, paths: Paths, docs: Path | None) -> None:
+    """The whole analyser on the labelled test split: the office's figures, per kind of text."""
+    try:
+        settings = load_settings((ctx.obj or {}).get("config"))
+        analyser = build_analyser(settings, classify_all=True, models_dir=paths.models_dir)
+        items = labelled.by_split(labelled.load(paths.data_dir, paths.labels))["test"]
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    except (TrainingError, ModelError, OSError) as exc:
+        fail(f"judgement: {exc}", 1)
+    severity = analyser.severity  # type: ignore[attr-defined]
+
+    def flag_probability(item: labelled.Item) -> float:
+        prepared = prepare(item.title, item.text)
+        topic = analyser.topic.predict(prepared.words)[1]  # type: ignore[attr-defined]
+        tone = analyser.sentiment.predict(prepared.words)[1]  # type: ignore[attr-defined]
+        features = severity.features(
+            prepared.text, prepared.words, title=item.title, kind=item.kind,
+            topic_scores=topic, sentiment_scores=tone,
+        )  # fmt: skip
+        return float(severity.model.probabilities(features)["alert"])
+
+    with err.status(f"analysing {len(items)} labelled test items"):
+        outcomes = judgement.judge(analyser, items, flag_probability)
+    figures = judgement.report(outcomes)
+    console.print(f"\n[bold]judgement[/bold]: {analyser.version} on the labelled test split")
+    table = Table("figure", *figures, "target", title="labelled test split (never trained on)")
+    for name in judgement.ROWS:
+        target = judgement.TARGETS.get(name) or judgement.TARGETS.get(f"{name} news")
+        cells = [_cell(figures[kind].get(name)) for kind in figures]
+        table.add_row(name, *cells, "" if target is None else f">= {target:.2f}")
+    console.print(table)
+    confusion = Table("labelled \\ predicted", *judgement.LEVELS, title="severity (all kinds)")
+    for gold, row in figures["all"]["severity confusion"].items():
+        confusion.add_row(gold, *(str(row.get(p, 0)) for p in judgement.LEVELS))
+    console.print(confusion)
+    if docs is not None:
+        for path in judgement.plot(outcomes, docs):
+            console.print(f"wrote {path}")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 @nlp_cli.command("eval")
 def eval_command(
+    ctx: typer.Context,
     task: TaskOption = "all",
     data: DataOption = DEFAULT_DATA,
     models: ModelsOption = MODELS_DIR,
     examples: ExamplesOption = EXAMPLES_DIR,
     cache: CacheOption = DEFAULT_CACHE,
     workers: WorkersOption = DEFAULT_WORKERS,
+    docs: DocsOption = None,
 ) -> None:
-    """Measure the models on test splits they never saw: per-label P/R/F1 and confusion."""
+    """Measure the models on test splits they never saw: per-label P/R/F1 and confusion, and
+    the whole analyser's judgement on the labelled test split."""
     paths = _paths(data, models, examples, cache)
     summary: list[tuple[str, Metrics]] = []
-    for name in _tasks(task):
+    tasks = _tasks(task)
+    for name in (t for t in tasks if t in RECIPES):
         try:
             with Progress(console=err, transient=True) as progress:
                 version, results = evaluate(name, paths, workers=workers, progress=_Bar(progress))
@@ -250,4 +330,7 @@ def eval_command(
         for metrics in results:
             print_metrics(metrics)
             summary.append((name, metrics))
-    print_summary(summary)
+    if summary:
+        print_summary(summary)
+    if "severity" in tasks or "relevance" in tasks:
+        judgement_report(ctx, paths, docs)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Protocol
 
 from nlp.base import Analysis
 from nlp.places import PlaceMatcher
+from nlp.relevance import RelevanceModel, features
 from nlp.severity import SeverityModel
 from nlp.text import prepare
 
@@ -35,17 +37,34 @@ class NlpAnalyser:
         topic_names: Mapping[str, str] | None = None,
         *,
         classify_irrelevant: bool = True,
+        relevance: RelevanceModel | None = None,
     ) -> None:
         self.places, self.topic, self.sentiment, self.severity = places, topic, sentiment, severity
+        self.relevance = relevance  # learnt context, over the gazetteer's verdict
         self.topic_names = dict(topic_names or {})
         # Word segmentation is most of the cost; national feeds are mostly about other places.
         self.classify_irrelevant = classify_irrelevant
-        self.version = f"{topic.version}+{sentiment.version}"
+        self.version = f"{topic.version}+{sentiment.version}+{severity.version}"
+        if relevance is not None:
+            self.version += f"+{relevance.version}"
 
     def analyse(self, title: str, text: str, kind: str = "news") -> Analysis:
         """Analyse one item (title and text as collected, kind news/social/forum/manual)."""
         # Place matching reads the whole text (a mention deep in it counts), within reason.
         relevance = self.places.match(title[:MAX_PLACE_CHARS], text[:MAX_PLACE_CHARS])
+        # The learnt context only overrules the rules' "relevant" (a home town, a results
+        # table); a text the rules find not about the province stays so (national lists).
+        if self.relevance is not None and relevance.relevant:
+            found = features(
+                title[:MAX_PLACE_CHARS],
+                text[:MAX_PLACE_CHARS],
+                relevance.score,
+                relevance.relevant,
+                relevance.places,
+                kind,
+            )
+            decided, _, reason = self.relevance.decide(found)
+            relevance = replace(relevance, relevant=decided, reasons=[*relevance.reasons, reason])
         if not relevance.relevant and not self.classify_irrelevant:
             return Analysis(
                 self.version,
@@ -60,12 +79,13 @@ class NlpAnalyser:
         sentiment, sentiment_scores = self.sentiment.predict(prepared.words)
         verdict = self.severity.assess(
             prepared.text,
+            prepared.words,
             relevant=relevance.relevant,
-            topic=topic,
-            topic_confidence=topic_scores.get(topic, 0.0),
-            negative=sentiment_scores.get("negative", 0.0),
+            title=title,
             kind=kind,
-            topic_label=self.topic_names.get(topic),
+            topic_scores=topic_scores,
+            sentiment_scores=sentiment_scores,
+            topic_names=self.topic_names,
         )
         return Analysis(
             model_version=self.version,

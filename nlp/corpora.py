@@ -195,6 +195,13 @@ class Loader:
             raise TrainingError(f"{path} missing (see shared/data/README.md)")
         return self._examples(path, corpus.labels, source, source.stem, corpus.origin)
 
+    def rows(self, stem: str, rows: Mapping[int, tuple[str, str]], origin: str) -> dict[int, str]:
+        """Prepared words of some rows (row -> (title, text)) of one corpus file, cached."""
+        path = self.data_dir / f"{stem}.jsonl.gz"
+        file_hash = sha256_file(path)
+        self.files.setdefault(path.name, FileInfo(path.name, file_hash, origin))
+        return self.cache.words(path, file_hash, dict(rows))
+
     def domain(self, task: str, name: str, part: str) -> list[Example]:
         """Examples written for this project (part "train" or "test"); none if the file is absent."""
         path = self.examples_dir / name

@@ -1,275 +1,281 @@
-"""Severity: how urgently a person must look at an item, with the reasons in Vietnamese.
+"""Severity: how urgently a person must look at an item, learnt from labelled texts, with reasons.
 
 none      not about the province, or nothing to act on
 watch     goes in the daily digest
-alert     follow up today (criticism of officials or services, a fatal accident, pollution,
-          a misconduct allegation, food poisoning, a petition)
-critical  escalate now (mass casualties, a disaster in progress, unrest, a dike breach, an
-          outbreak, a viral accusation against the provincial government)
+alert     follow up today
+critical  escalate now
 
-The score adds a crisis-lexicon term's weight, the topic's risk and the negative tone, scaled by
-the source kind (a social post spreads faster than a routine notice). Every weight and threshold
-comes from configuration; the defaults below are the shipped ones.
+The model is ordinal: three logistic regressions over the features of ``nlp.severity_features``
+give P(level >= watch), P(>= alert) and P(>= critical); the item gets the highest level whose
+probability reaches that level's threshold. Weights are learnt by ``nlp.severity_training`` from
+the labelled corpus (``nlp/data/labelled``), the thresholds are chosen on its development split
+to favour recall of critical items, and both ship in ``nlp/models/severity`` with a manifest.
+An item that is not about the province is always ``none``.
+
+Reasons are the features that carried the decision: the largest contributions (weight x value)
+to the probability of the level given, in Vietnamese. ``SeverityConfig`` (``severity:`` in
+config.yaml) overrides thresholds and single weights, and sets the alarm lexicon.
 """
 
 from __future__ import annotations
 
-import re
+import gzip
+import json
+import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from nlp.normalize import fold, nfc_lower
+from nlp.classify import ModelError, read_manifest, sha256_of
+from nlp.severity_features import (
+    DEFAULT_IGNORE,
+    DEFAULT_LEXICON,
+    DEFAULT_VIRAL,
+    Extractor,
+    Lexicon,
+    describe,
+    is_unaccented,
+)
+
+__all__ = [
+    "DEFAULT_IGNORE", "DEFAULT_LEXICON", "DEFAULT_VIRAL", "FORMAT", "LEVELS", "OrdinalModel",
+    "SeverityConfig", "SeverityModel", "Verdict", "is_unaccented",
+]  # fmt: skip
+
+logger = logging.getLogger(__name__)
 
 LEVELS = ("none", "watch", "alert", "critical")
+RAISED = LEVELS[1:]  # each has a classifier: P(level >= it)
+FORMAT = "nlp-severity-ordinal/1"
+MODEL_DIR = Path(__file__).resolve().parent / "models" / "severity"
+MODEL_FILE = "model.json.gz"
+MAX_REASONS = 4
+_NOTHING = "không có dấu hiệu cần theo dõi"
 
-DEFAULT_LEXICON: dict[str, tuple[str, ...]] = {
-    "critical": (
-        "vỡ đê",
-        "tràn đê",
-        "sập cầu",
-        "sập nhà",
-        "nhiều người tử vong",
-        "nhiều người thiệt mạng",
-        "thương vong lớn",
-        "cháy lớn",
-        "nổ lớn",
-        "lũ quét",
-        "bạo loạn",
-        "gây rối trật tự công cộng",
-        "tụ tập đông người",
-        "biểu tình",
-        "dịch bùng phát",
-        "ổ dịch",
-        "ngộ độc tập thể",
-        "mất tích trên biển",
-        "khẩn cấp",
-        "sơ tán",
-    ),
-    "alert": (
-        "tử vong",
-        "thiệt mạng",
-        "chết",
-        "tai nạn",
-        "cháy",
-        "nổ",
-        "đuối nước",
-        "ngộ độc",
-        "ô nhiễm",
-        "cá chết",
-        "sạt lở",
-        "ngập lụt",
-        "bão",
-        "dịch bệnh",
-        "bị bắt",
-        "bắt tạm giam",
-        "khởi tố",
-        "tham nhũng",
-        "nhận hối lộ",
-        "sai phạm",
-        "tiêu cực",
-        "tố cáo",
-        "bức xúc",
-        "khiếu kiện",
-        "đơn thư",
-        "kiến nghị tập thể",
-        "lừa đảo",
-        "hành hung",
-        "gây phẫn nộ",
-        "dân kêu trời",
-    ),
-    "watch": (
-        "phản ánh",
-        "kiến nghị",
-        "khiếu nại",
-        "chậm tiến độ",
-        "xuống cấp",
-        "bất cập",
-        "vi phạm",
-        "xử phạt",
-        "cảnh báo",
-        "thiếu",
-        "quá tải",
-        "ùn tắc",
-        "mất điện",
-        "mất nước",
-    ),
-}
 
-# Everyday phrases that contain an alarm term but raise no alarm ("bùng nổ" doanh số, "cháy vé").
-DEFAULT_IGNORE: tuple[str, ...] = (
-    "bùng nổ",
-    "cháy vé",
-    "cháy hàng",
-    "cháy túi",
-    "bão giá",
-    "cơn bão giá",
-    "bão lòng",
-    "nổ lực",
-    "chết cười",
-    "chết mê",
-    "diễn tập",
-    "phòng cháy",
-    "chữa cháy",
-    "phòng chống cháy nổ",
-    "tai nạn lao động giảm",
-    "xả lũ thành công",
-    "dự báo bão",
-    "không có thiệt hại",
-)
-# A term right after one of these is denied, not reported ("không có ai tử vong").
-_NEGATION = re.compile(
-    r"(?:không|chưa|chẳng|ko|khong|chua)(?:\s+(?:có|co|bị|bi|ai|người|nguoi|hề|he)){0,2}\s*$"
-)
-
-# Signs that a post is spreading: they add ``viral_weight`` on top of everything else.
-DEFAULT_VIRAL: tuple[str, ...] = (
-    "lan truyền trên mạng",
-    "lan truyền trên mạng xã hội",
-    "gây bão mạng",
-    "chia sẻ rầm rộ",
-    "hàng nghìn lượt chia sẻ",
-    "hàng nghìn bình luận",
-    "xôn xao mạng xã hội",
-    "viral",
-)
-
-DEFAULT_TOPIC_RISK: dict[str, float] = {
-    "corruption_misconduct": 0.9,
-    "public_order": 0.7,
-    "environment_disaster": 0.8,
-    "health": 0.6,
-    "land_planning": 0.7,
-    "administrative_reform": 0.4,
-    "social_welfare": 0.4,
-    "infrastructure_transport": 0.4,
-    "policy_governance": 0.3,
-    "education": 0.3,
-    "agriculture_fisheries": 0.3,
-    "digital_telecom": 0.3,
-    "economy_investment": 0.2,
-    "culture_society": 0.1,
-    "other": 0.0,
-}
+class SeverityModelError(ModelError):
+    """The severity model cannot be used: missing, unreadable or not matching its manifest."""
 
 
 @dataclass(frozen=True, slots=True)
 class SeverityConfig:
-    """Weights and thresholds (all in config.yaml under ``severity``)."""
+    """Overrides of the shipped model (all in config.yaml under ``severity``).
 
-    thresholds: Mapping[str, float] = field(
-        default_factory=lambda: {"watch": 0.15, "alert": 0.55, "critical": 0.9}
-    )
+    ``thresholds``: the probability from which each level starts (missing levels: the shipped
+    ones). ``weights``: per level, single feature weights replacing the learnt ones
+    (``{critical: {"cue:dike": 4.0}}``). ``lexicon``, ``ignore``, ``viral``: the alarm terms per
+    level, everyday phrases that contain one, and phrases saying a post is spreading.
+    """
+
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    weights: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     lexicon: Mapping[str, Sequence[str]] = field(default_factory=lambda: DEFAULT_LEXICON)
-    term_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"watch": 0.3, "alert": 0.55, "critical": 0.9}
-    )
-    extra_term: float = 0.03  # each further distinct alarm term adds this much (up to 3)
-    viral: Sequence[str] = DEFAULT_VIRAL
-    viral_weight: float = 0.15
     ignore: Sequence[str] = DEFAULT_IGNORE
-    topic_risk: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TOPIC_RISK)
-    topic_weight: float = 0.1
-    negative_weight: float = 0.2
-    kind_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"news": 1.0, "forum": 1.05, "social": 1.05, "manual": 1.05}
-    )
+    viral: Sequence[str] = DEFAULT_VIRAL
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """A severity level, its score and the reasons behind it."""
+    """A severity level, the probability behind it and the reasons."""
 
     level: str
-    score: float
+    score: float  # P(level >= alert): how likely the item needs following up
     reasons: list[str]
+    probabilities: dict[str, float] = field(default_factory=dict)  # P(>= level) per level
 
 
-def _pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
-    forms = sorted({t for t in terms if t.strip()}, key=len, reverse=True)
-    if not forms:
-        return None
-    return re.compile(r"(?<!\w)(" + "|".join(re.escape(t) for t in forms) + r")(?!\w)")
+@dataclass(frozen=True, slots=True)
+class OrdinalModel:
+    """Per raised level: a bias and sparse feature weights; and the decision thresholds."""
+
+    weights: dict[str, dict[str, float]]
+    bias: dict[str, float]
+    thresholds: dict[str, float]
+
+    def decision(self, level: str, features: Mapping[str, float]) -> float:
+        """The linear decision value of P(>= level)."""
+        w = self.weights[level]
+        return self.bias[level] + sum(v * w.get(f, 0.0) for f, v in features.items())
+
+    def probabilities(self, features: Mapping[str, float]) -> dict[str, float]:
+        """P(>= level) for watch, alert and critical."""
+        return {lvl: _sigmoid(self.decision(lvl, features)) for lvl in RAISED}
+
+    def level(self, probabilities: Mapping[str, float]) -> str:
+        """The highest level whose probability reaches its threshold."""
+        for lvl in reversed(RAISED):
+            if probabilities[lvl] >= self.thresholds[lvl]:
+                return lvl
+        return "none"
+
+    def contributions(self, level: str, features: Mapping[str, float]) -> list[tuple[str, float]]:
+        """The features pushing P(>= level) up, largest first."""
+        w = self.weights[level]
+        pushed = [(f, v * w[f]) for f, v in features.items() if f in w and v * w[f] > 0]
+        return sorted(pushed, key=lambda fc: -fc[1])
+
+    def to_json(self) -> dict[str, Any]:
+        """The file form."""
+        return {
+            "format": FORMAT,
+            "levels": list(LEVELS),
+            "thresholds": self.thresholds,
+            "bias": self.bias,
+            "weights": {lvl: dict(sorted(w.items())) for lvl, w in self.weights.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OrdinalModel:
+        """Read the file form."""
+        if data.get("format") != FORMAT:
+            raise SeverityModelError(f"format {data.get('format')!r}, expected {FORMAT!r}")
+        return cls(
+            weights={
+                lvl: {str(f): float(v) for f, v in data["weights"][lvl].items()} for lvl in RAISED
+            },
+            bias={lvl: float(data["bias"][lvl]) for lvl in RAISED},
+            thresholds={lvl: float(data["thresholds"][lvl]) for lvl in RAISED},
+        )
+
+    def configured(self, config: SeverityConfig) -> OrdinalModel:
+        """This model with the configuration's thresholds and weights put in."""
+        weights = {lvl: dict(w) for lvl, w in self.weights.items()}
+        for lvl, changed in config.weights.items():
+            weights[lvl].update(changed)
+        return OrdinalModel(weights, dict(self.bias), {**self.thresholds, **config.thresholds})
 
 
-def is_unaccented(text: str) -> bool:
-    """Tell whether a Vietnamese text was typed without diacritics (common in social posts)."""
-    letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 20 and sum(not c.isascii() for c in letters) < 0.02 * len(letters)
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def save(model: OrdinalModel, path: Path) -> None:
+    """Write a model file (gzip'd JSON; the same model gives the same bytes)."""
+    body = json.dumps(model.to_json(), ensure_ascii=False, sort_keys=True).encode()
+    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+        out.write(body)
+
+
+def load(path: Path) -> OrdinalModel:
+    """Read a model file written by ``save``."""
+    try:
+        with gzip.open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (OSError, EOFError, ValueError) as exc:
+        raise SeverityModelError(f"{path}: not a readable severity model ({exc})") from exc
+    try:
+        return OrdinalModel.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SeverityModelError(f"{path}: malformed severity model ({exc})") from exc
 
 
 class SeverityModel:
-    """Rates an analysed item none / watch / alert / critical and says why."""
+    """Rates an analysed item none / watch / alert / critical and says why.
 
-    def __init__(self, config: SeverityConfig | None = None) -> None:
+    The shipped model is loaded on first use (``model`` injects one); the configuration's
+    thresholds and weights are applied over it.
+    """
+
+    def __init__(
+        self,
+        config: SeverityConfig | None = None,
+        *,
+        model: OrdinalModel | None = None,
+        directory: Path = MODEL_DIR,
+    ) -> None:
         self.config = config or SeverityConfig()
-        self._terms: dict[str, str] = {}  # form -> level, accented and folded forms
-        for level in ("watch", "alert", "critical"):  # higher levels win a shared form
-            for term in self.config.lexicon.get(level, ()):
-                self._terms[nfc_lower(term)] = level
-        # Without diacritics a one-syllable term is an everyday word ("chay" run, "no" full).
-        self._folded = {fold(t): lvl for t, lvl in self._terms.items() if " " in t}
-        self._exact_re = _pattern(list(self._terms))
-        self._folded_re = _pattern(list(self._folded))
-        self._viral_re = _pattern([nfc_lower(t) for t in self.config.viral])
-        self._viral_folded_re = _pattern([fold(t) for t in self.config.viral])
-        self._ignore_re = _pattern([nfc_lower(t) for t in self.config.ignore])
-        self._ignore_folded_re = _pattern([fold(t) for t in self.config.ignore if " " in t])
+        self.directory = directory
+        self.extractor = Extractor(
+            Lexicon(self.config.lexicon, self.config.ignore, self.config.viral)
+        )
+        self._model = model.configured(self.config) if model is not None else None
+        self.manifest: dict[str, Any] = {"version": "unsaved"}
+        if model is None:
+            try:
+                self.manifest = read_manifest(directory)
+            except ModelError as exc:
+                raise SeverityModelError(str(exc)) from exc
+        self.version = str(self.manifest.get("version", "unknown"))
 
-    def _alarm_terms(self, text: str) -> tuple[dict[str, str], list[str]]:
-        if is_unaccented(text):
-            pattern, table, haystack = self._folded_re, self._folded, fold(text)
-            viral_re, ignore_re = self._viral_folded_re, self._ignore_folded_re
-        else:
-            pattern, table, haystack = self._exact_re, self._terms, nfc_lower(text)
-            viral_re, ignore_re = self._viral_re, self._ignore_re
-        if ignore_re is not None:
-            haystack = ignore_re.sub(lambda m: " " * len(m.group()), haystack)
-        terms = {
-            m.group(1): table[m.group(1)]
-            for m in (pattern.finditer(haystack) if pattern else ())
-            if not _NEGATION.search(haystack[max(0, m.start() - 25) : m.start()])
-        }
-        viral = sorted({m.group(1) for m in viral_re.finditer(haystack)}) if viral_re else []
-        return terms, viral
+    @property
+    def model(self) -> OrdinalModel:
+        """The model in use (the shipped one, loaded and configured on first access)."""
+        if self._model is None:
+            manifest = self.manifest
+            path = self.directory / str(manifest.get("model_file", MODEL_FILE))
+            if not path.exists():
+                raise SeverityModelError(f"{path} missing (run `monitor nlp train`)")
+            if manifest.get("model_sha256") and sha256_of(path) != manifest["model_sha256"]:
+                raise SeverityModelError(f"{path} does not match its manifest's sha256")
+            self._model = load(path).configured(self.config)
+        return self._model
+
+    def features(
+        self,
+        text: str,
+        words: str,
+        *,
+        title: str = "",
+        kind: str = "news",
+        topic_scores: Mapping[str, float] | None = None,
+        sentiment_scores: Mapping[str, float] | None = None,
+    ) -> dict[str, float]:
+        """The features the model weighs (``nlp.severity_features``)."""
+        return self.extractor.extract(
+            text,
+            words,
+            title=title,
+            kind=kind,
+            topic_scores=topic_scores,
+            sentiment_scores=sentiment_scores,
+        )
 
     def assess(
         self,
         text: str,
+        words: str,
         *,
         relevant: bool,
-        topic: str | None,
-        topic_confidence: float,
-        negative: float,
+        title: str = "",
         kind: str = "news",
-        topic_label: str | None = None,
+        topic_scores: Mapping[str, float] | None = None,
+        sentiment_scores: Mapping[str, float] | None = None,
+        topic_names: Mapping[str, str] | None = None,
     ) -> Verdict:
-        """Combine relevance, alarm terms, topic risk, negative tone and source kind."""
+        """The level of an item: ``text`` its normalised head, ``words`` its segmented words."""
         if not relevant:
             return Verdict("none", 0.0, ["không liên quan tới địa bàn"])
-        cfg = self.config
-        reasons: list[str] = []
-        terms, viral = self._alarm_terms(text)
-        score = 0.0
-        if terms:
-            ranked = sorted(terms.items(), key=lambda kv: -cfg.term_weights.get(kv[1], 0.0))
-            extra = cfg.extra_term * min(len(terms) - 1, 3)
-            score = cfg.term_weights.get(ranked[0][1], 0.0) + extra
-            reasons.append("từ ngữ báo động: " + ", ".join(f"“{t}”" for t, _ in ranked[:5]))
-        risk = cfg.topic_risk.get(topic or "", 0.0)
-        if risk:
-            score += cfg.topic_weight * risk * topic_confidence
-            reasons.append(f"chủ đề {topic_label or topic} (mức rủi ro {risk:.1f})")
-        if negative >= 0.5:
-            reasons.append(f"giọng điệu tiêu cực ({negative:.0%})")
-        score += cfg.negative_weight * negative
-        if viral:
-            score += cfg.viral_weight
-            reasons.append("đang lan truyền: " + ", ".join(f"“{t}”" for t in viral[:3]))
-        weight = cfg.kind_weights.get(kind, 1.0)
-        if weight != 1.0 and score:
-            reasons.append(f"nguồn {kind} (hệ số {weight:g})")
-        score = min(1.0, score * weight)
-        level = next(
-            (lvl for lvl in ("critical", "alert", "watch") if score >= cfg.thresholds[lvl]), "none"
+        features = self.features(
+            text,
+            words,
+            title=title,
+            kind=kind,
+            topic_scores=topic_scores,
+            sentiment_scores=sentiment_scores,
         )
-        return Verdict(level, round(score, 3), reasons)
+        return self.judge(features, topic_names)
+
+    def judge(
+        self, features: Mapping[str, float], topic_names: Mapping[str, str] | None = None
+    ) -> Verdict:
+        """The level, probabilities and reasons for computed features."""
+        model = self.model
+        probabilities = model.probabilities(features)
+        level = model.level(probabilities)
+        reasons = [
+            f"mức {level}: xác suất cần theo dõi {probabilities['watch']:.0%}, cần xử lý "
+            f"{probabilities['alert']:.0%}, khẩn cấp {probabilities['critical']:.0%}"
+        ]
+        if level == "none":
+            return Verdict(level, round(probabilities["alert"], 3), [*reasons, _NOTHING])
+        seen: set[str] = set()
+        for feature, _ in model.contributions(level, features):
+            reason = describe(feature, topic_names)
+            if reason not in seen:
+                seen.add(reason)
+                reasons.append(reason)
+            if len(seen) >= MAX_REASONS:
+                break
+        return Verdict(level, round(probabilities["alert"], 3), reasons, probabilities)

@@ -79,14 +79,18 @@ def normalize(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def normalized_head(title: str, text: str, max_chars: int = MAX_CHARS) -> str:
+    """The title and the head of the text, normalised: ``prepare(...).text`` without segmenting."""
+    raw = f"{title.strip()}\n{text.strip()}" if title.strip() else text
+    # Cut before normalising: normalisation costs as much per character as segmentation.
+    return normalize(raw[:max_chars])
+
+
 def prepare(title: str, text: str, max_chars: int = MAX_CHARS) -> Prepared:
     """Normalise title and text together, split sentences and segment words (once per item)."""
     from underthesea import sent_tokenize, word_tokenize
 
-    load()
-    raw = f"{title.strip()}\n{text.strip()}" if title.strip() else text
-    # Cut before normalising: normalisation costs as much per character as segmentation.
-    head = normalize(raw[:max_chars])
+    head = normalized_head(title, text, max_chars)
     lines = head.splitlines()
     sentences = [s for line in lines for s in sent_tokenize(line) if s.strip()]
     # Segmenting line by line, not sentence by sentence, saves a call per sentence.

@@ -260,9 +260,14 @@ def test_train_then_eval_end_to_end(tiny_data: Path) -> None:
         "--examples", str(tiny_data / "examples"), "--cache", str(tiny_data / "cache"),
         "--workers", "1",
     ]  # fmt: skip
-    trained = runner.invoke(cli, ["nlp", "train", "--no-feedback", *options])
+    # the tiny data directory has no rows of the labelled corpus: relevance and severity, which
+    # learn only from it, are trained in test_judgement.py
+    trained = runner.invoke(cli, ["nlp", "train", "--no-feedback", "-t", "topic", *options])
     assert trained.exit_code == 0, trained.output
-    assert "VNTC test (mapped)" in trained.output and "VLSP 2016 test" in trained.output
+    assert "VNTC test (mapped)" in trained.output
+    trained = runner.invoke(cli, ["nlp", "train", "--no-feedback", "-t", "sentiment", *options])
+    assert trained.exit_code == 0, trained.output
+    assert "VLSP 2016 test" in trained.output
     for task in ("topic", "sentiment"):
         manifest = json.loads((tiny_data / "models" / task / "manifest.json").read_text("utf-8"))
         assert manifest["exported_agrees_with_underthesea_core"] >= 0.995
